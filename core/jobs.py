@@ -1,0 +1,188 @@
+"""The main job: compute results, draw figures, write the claims report.
+
+A :class:`Job` is one figure of the papers. Its ``compute`` writes results (JSON, NPZ)
+into a directory keyed by the hash of its configuration; its figure module in
+``logitrank.paper_figs`` only *reads* those results to draw the figure and to state the
+claims (paper's number vs ours) that go into ``docs/RESULTS.md``.
+
+Resumability: a job's directory gets a ``DONE.json`` marker only after ``compute``
+returns, so a killed run redoes at most the job it was in (and long jobs checkpoint
+inside their directory, which ``compute`` may read back). A rerun with nothing changed
+skips every finished compute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import html
+import importlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from logitrank.errors import InvalidInputError
+from logitrank.io import atomic_write_json, atomic_write_text, config_hash, read_json
+
+__all__ = ["Claim", "Job", "PROFILES", "JOB_PROVIDERS", "all_jobs", "run_jobs", "write_results_md"]
+
+PROFILES = ("quick", "full")
+VERDICTS = ("yes", "partly", "no", "n/a")
+
+#: Modules that define ``JOBS: list[Job]``; order is the order of the report.
+JOB_PROVIDERS = (
+    "logitrank.sim.jobs",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One row of docs/RESULTS.md: a claim of a paper, its number, ours, and a verdict."""
+
+    lens: str
+    claim: str
+    paper: str
+    ours: str
+    setting: str
+    verdict: str
+    figure: str | None = None
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise InvalidInputError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One figure: ``config(profile) -> dict``, ``compute(config, out_dir)``, and a figure module.
+
+    The figure module ``logitrank.paper_figs.<figure_module>`` provides
+    ``plot(results_dir: Path, figures_dir: Path) -> list[Path]`` (PNG and PDF named after
+    the job) and ``claims(results_dir: Path) -> list[Claim]``.
+    """
+
+    name: str
+    lens: str
+    title: str
+    config: Callable[[str], dict]
+    compute: Callable[[dict, Path], None]
+    figure_module: str
+    version: int = 1
+
+    def key(self, profile: str) -> str:
+        return config_hash({"job": self.name, "version": self.version, "config": self.config(profile)})
+
+    def figures(self):
+        return importlib.import_module(f"logitrank.paper_figs.{self.figure_module}")
+
+
+def all_jobs() -> list[Job]:
+    """Every registered job, in report order."""
+    jobs: list[Job] = []
+    for mod in JOB_PROVIDERS:
+        jobs.extend(importlib.import_module(mod).JOBS)
+    names = [j.name for j in jobs]
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"duplicate job names in {names}")
+    return jobs
+
+
+def _result_dir(results_root: Path, job: Job, profile: str) -> Path:
+    return Path(results_root) / job.name / f"{profile}-{job.key(profile)}"
+
+
+def run_jobs(*, profile: str = "quick", only: list[str] | None = None,
+             results_root: Path = Path("results"), figures_dir: Path = Path("docs/figures"),
+             results_md: Path = Path("docs/RESULTS.md"), force: bool = False,
+             log: Callable[[str], Any] = print) -> list[Claim]:
+    """Run (or resume) jobs, draw their figures, and rewrite the report and index page."""
+    if profile not in PROFILES:
+        raise InvalidInputError(f"profile must be one of {PROFILES}, got {profile!r}")
+    jobs = all_jobs()
+    known = {j.name for j in jobs}
+    if only:
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise InvalidInputError(f"unknown figure(s) {unknown}; choose from {sorted(known)}")
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    selected = [j for j in jobs if not only or j.name in only]
+    for i, job in enumerate(selected, 1):
+        rdir = _result_dir(results_root, job, profile)
+        done = rdir / "DONE.json"
+        if done.exists() and not force:
+            log(f"[{i}/{len(selected)}] {job.name}: cached results in {rdir}")
+        else:
+            log(f"[{i}/{len(selected)}] {job.name}: computing ({job.title}) …")
+            rdir.mkdir(parents=True, exist_ok=True)
+            if force and done.exists():
+                done.unlink()
+            t0 = time.perf_counter()
+            cfg = job.config(profile)
+            atomic_write_json(rdir / "config.json", cfg)
+            job.compute(cfg, rdir)
+            atomic_write_json(done, {"seconds": time.perf_counter() - t0, "profile": profile,
+                                     "finished": datetime.datetime.now(datetime.timezone.utc).isoformat()})
+            log(f"    done in {time.perf_counter() - t0:.1f} s")
+        for path in job.figures().plot(rdir, figures_dir):
+            log(f"    wrote {path}")
+    # The report covers every job whose results exist for this profile (not only the rerun).
+    claims: list[Claim] = []
+    finished = []
+    for job in jobs:
+        rdir = _result_dir(results_root, job, profile)
+        if (rdir / "DONE.json").exists():
+            finished.append((job, rdir))
+            claims.extend(job.figures().claims(rdir))
+    write_results_md(results_md, claims, finished, profile, figures_dir)
+    _write_index(figures_dir, finished)
+    log(f"wrote {results_md} ({len(claims)} claims) and {figures_dir / 'index.html'}")
+    return claims
+
+
+def write_results_md(path: Path, claims: list[Claim], finished, profile: str, figures_dir: Path) -> None:
+    """Render the claims table (one row per claim) as Markdown."""
+    path = Path(path)
+    rel = Path(figures_dir).resolve().relative_to(path.parent.resolve()) \
+        if Path(figures_dir).resolve().is_relative_to(path.parent.resolve()) else Path(figures_dir)
+    lines = [
+        "# Results: the papers' claims against our runs",
+        "",
+        f"Written by `logitrank figures` (profile `{profile}`) — every number below comes from "
+        f"that run's saved results under `results/`. Do not edit by hand.",
+        "",
+        "Verdicts: **yes** reproduces, **partly** reproduces in kind or only in part, **no** does not "
+        "reproduce (a result, reported with its numbers), **n/a** the paper has no comparable number.",
+        "",
+    ]
+    for lens in ("logits", "weights", "representations"):
+        rows = [c for c in claims if c.lens == lens]
+        if not rows:
+            continue
+        lines += [f"## Lens: {lens}", "", "| claim | paper | ours | setting | reproduces | figure |",
+                  "|---|---|---|---|---|---|"]
+        for c in rows:
+            fig = f"[{c.figure}]({rel / (c.figure + '.png')})" if c.figure else ""
+            cells = [c.claim, c.paper, c.ours, c.setting, f"**{c.verdict}**", fig]
+            lines.append("| " + " | ".join(s.replace("|", "\\|").replace("\n", " ") for s in cells) + " |")
+        lines.append("")
+    lines += ["## Runs", "", "| figure | title | compute seconds | results |", "|---|---|---|---|"]
+    for job, rdir in finished:
+        meta = read_json(rdir / "DONE.json")
+        lines.append(f"| {job.name} | {job.title} | {meta['seconds']:.1f} | `{rdir}` |")
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _write_index(figures_dir: Path, finished) -> None:
+    cards = []
+    for job, _ in finished:
+        cards.append(f"<section><h2>{html.escape(job.title)}</h2><p><code>{job.name}</code> · lens "
+                     f"{html.escape(job.lens)} · <a href='{job.name}.pdf'>PDF</a></p>"
+                     f"<img src='{job.name}.png' alt='{html.escape(job.title)}'></section>")
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>logitrank figures</title>"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
+            "section{border-bottom:1px solid #ccc;padding:1em 0}</style></head><body>"
+            "<h1>logitrank — all figures</h1><p>Claims and numbers: <a href='../RESULTS.md'>RESULTS.md</a></p>"
+            + "".join(cards) + "</body></html>\n")
+    atomic_write_text(Path(figures_dir) / "index.html", page)

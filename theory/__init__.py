@@ -1,0 +1,1 @@
+"""logitrank.theory — the math core (NumPy/SciPy/SymPy/CVXPY; never imports torch)."""

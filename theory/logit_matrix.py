@@ -1,0 +1,208 @@
+"""Extended logit matrices L(H, F) and cut-wise logit matrices.
+
+Definitions (Golowich, Liu, Shetty 2025):
+
+- Def. 2.1, centered logit: L[z | p] = log P(z | p) − (1/|Σ|) Σ_z' log P(z' | p).
+- Def. 2.2, extended logit matrix: rows histories h ∈ H, columns pairs (f, z) of a future
+  f ∈ F and a token z, entry L[z | h∘f]. Columns are ordered future-major: column
+  ``j * k + i`` is (F[j], tokens[j, i]).
+- Cut-wise matrix at history length t of a model with horizon T: H = Σ^t, F = Σ^{≤T−t−1}
+  (every future after which a next token still exists), full vocabulary. The paper writes
+  Σ^{≤T−t} counting the scored token z as the last future token; the matrices are the same.
+
+Column rules for the top-k variant (the k tokens must be fixed per future so that every
+row shares the columns):
+
+``"full"``         all |Σ| tokens (k = |Σ|).
+``"topk_average"`` the k tokens of largest *average probability over the histories*,
+                   (1/|H|) Σ_h P(z | h∘f). Default for top-k; needs the full row once.
+``"topk_bare"``    the k most likely tokens after the bare future, P(z | f).
+``"random"``       k tokens drawn uniformly without replacement per future (seeded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from logitrank.errors import InvalidInputError
+from logitrank.theory.enumeration import all_sequences, grouped_by_length
+from logitrank.theory.sequence_model import SequenceModel, as_prefix_batch, center_logits, softmax
+
+__all__ = [
+    "COLUMN_RULES",
+    "LogitMatrix",
+    "centered_logits_of",
+    "extended_logit_matrix",
+    "cutwise_futures",
+    "cutwise_logit_matrix",
+    "numerical_rank",
+    "cutwise_ranks",
+]
+
+COLUMN_RULES = ("full", "topk_average", "topk_bare", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class LogitMatrix:
+    """An extended logit matrix with the bookkeeping needed to read it.
+
+    Attributes
+    ----------
+    values : (|H|, |F|·k) float64
+    column_tokens : (|F|, k) int64 — the tokens z of each future's block.
+    histories, futures : lists of int64 arrays.
+    rule : the column rule used.
+    """
+
+    values: np.ndarray
+    column_tokens: np.ndarray
+    histories: list
+    futures: list
+    rule: str
+
+    @property
+    def k(self) -> int:
+        return int(self.column_tokens.shape[1])
+
+    def blocks(self) -> np.ndarray:
+        """The matrix as ``(|H|, |F|, k)``: one length-k block per (history, future)."""
+        return self.values.reshape(len(self.histories), len(self.futures), self.k)
+
+
+def _as_sequence_list(seqs, name: str, vocab_size: int) -> list[np.ndarray]:
+    if isinstance(seqs, np.ndarray) and seqs.ndim == 2:
+        out = [row for row in as_prefix_batch(seqs, vocab_size)]
+    else:
+        if seqs is None or len(seqs) == 0:
+            raise InvalidInputError(f"{name} is empty: pass at least one token sequence")
+        out = []
+        for s in seqs:
+            a = np.asarray(s, dtype=np.int64).reshape(-1) if len(s) else np.zeros(0, np.int64)
+            as_prefix_batch(a.reshape(1, -1), vocab_size)      # validates token range
+            out.append(a)
+    if not out:
+        raise InvalidInputError(f"{name} is empty: pass at least one token sequence")
+    return out
+
+
+def centered_logits_of(model: SequenceModel, sequences) -> np.ndarray:
+    """Centered next-token logits after each of a list of (possibly ragged) sequences.
+
+    Sequences are grouped by length so each model call gets a rectangular batch.
+    Returns ``(len(sequences), |Σ|)``.
+    """
+    groups = grouped_by_length(sequences)
+    n = sum(len(idx) for idx, _ in groups)
+    out = np.empty((n, model.vocab_size))
+    for idx, batch in groups:
+        out[idx] = model.centered_logits(batch)
+    return out
+
+
+def _choose_columns(model, histories, futures, rule, k, rng, full_rows) -> np.ndarray:
+    V = model.vocab_size
+    if rule == "full":
+        return np.tile(np.arange(V), (len(futures), 1))
+    if rule == "topk_average":
+        # full_rows: (|H|, |F|, V) centered logits → average probability over histories.
+        probs = softmax(full_rows).mean(axis=0)                        # (|F|, V)
+        return np.sort(np.argsort(-probs, axis=1, kind="stable")[:, :k], axis=1)
+    if rule == "topk_bare":
+        bare = centered_logits_of(model, futures)                      # (|F|, V)
+        return np.sort(np.argsort(-bare, axis=1, kind="stable")[:, :k], axis=1)
+    if rule == "random":
+        if rng is None:
+            raise InvalidInputError("the 'random' column rule needs rng=np.random.default_rng(seed)")
+        return np.stack([np.sort(rng.choice(V, size=k, replace=False)) for _ in futures])
+    raise InvalidInputError(f"unknown column rule {rule!r}; choose one of {COLUMN_RULES}")
+
+
+def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str = "full",
+                          k: int | None = None, rng: np.random.Generator | None = None) -> LogitMatrix:
+    """The extended logit matrix L(H, F) of Def. 2.2 (generic reference path).
+
+    Parameters
+    ----------
+    model : any :class:`SequenceModel`.
+    histories, futures : lists of token sequences (may be ragged; the empty future is ``[]``).
+    rule : column rule, one of :data:`COLUMN_RULES` (see module docstring).
+    k : tokens per future for the top-k / random rules (ignored for ``"full"``).
+    rng : generator for the ``"random"`` rule.
+
+    Returns
+    -------
+    LogitMatrix with ``values`` of shape ``(|H|, |F|·k)``.
+    """
+    V = model.vocab_size
+    H = _as_sequence_list(histories, "histories", V)
+    F = _as_sequence_list(futures, "futures", V)
+    if rule not in COLUMN_RULES:
+        raise InvalidInputError(f"unknown column rule {rule!r}; choose one of {COLUMN_RULES}")
+    if rule == "full":
+        k = V
+    elif k is None or not (1 <= int(k) <= V):
+        raise InvalidInputError(
+            f"k={k} is out of range for the {rule!r} rule: need 1 <= k <= vocabulary size {V}")
+    pairs = [np.concatenate([h, f]) for h in H for f in F]
+    full = centered_logits_of(model, pairs).reshape(len(H), len(F), V)
+    cols = _choose_columns(model, H, F, rule, int(k), rng, full)
+    vals = np.take_along_axis(full, cols[None, :, :], axis=2).reshape(len(H), -1)
+    return LogitMatrix(vals, cols.astype(np.int64), H, F, rule)
+
+
+def cutwise_futures(vocab_size: int, horizon: int, t: int) -> list[np.ndarray]:
+    """Σ^{≤T−t−1}: every future f with |h∘f| ≤ T−1 for |h| = t, shortest first."""
+    return [np.array(f, dtype=np.int64) for length in range(horizon - t)
+            for f in itertools.product(range(vocab_size), repeat=length)]
+
+
+def _check_cut(model: SequenceModel, t: int, T: int | None) -> int:
+    T = T if T is not None else model.horizon
+    if T is None:
+        raise InvalidInputError("the model has no horizon; pass T")
+    if model.horizon is not None and T > model.horizon:
+        raise InvalidInputError(f"T={T} exceeds the model's horizon {model.horizon}")
+    if not (0 <= t <= T - 1):
+        raise InvalidInputError(f"cut t={t} is out of range: need 0 <= t <= T-1 = {T - 1}")
+    return T
+
+
+def cutwise_logit_matrix(model: SequenceModel, t: int, T: int | None = None) -> LogitMatrix:
+    """The cut-wise logit matrix L(Σ^t, Σ^{≤T−t−1}) with full-vocabulary columns.
+
+    Rows are all histories of length t in lexicographic order; columns (f, z) future-major.
+    Theorem 4.3 (Golowich et al. 2025): a model is a time-varying ISAN of dimension d iff
+    each of these matrices has rank ≤ d.
+    """
+    T = _check_cut(model, t, T)
+    histories = list(all_sequences(model.vocab_size, t))
+    return extended_logit_matrix(model, histories, cutwise_futures(model.vocab_size, T, t))
+
+
+def numerical_rank(matrix: np.ndarray, *, rtol: float | None = None) -> int:
+    """Numerical rank: the number of singular values above ``rtol · σ_1``.
+
+    Tolerance rule: ``rtol`` defaults to ``max(m, n) · ε_float64`` (NumPy's ``matrix_rank``
+    rule, scaled to σ_1), appropriate for matrices computed exactly up to rounding. For
+    matrices with estimation noise pass an ``rtol`` above the noise floor.
+    """
+    M = np.asarray(matrix, dtype=np.float64)
+    if M.ndim != 2:
+        raise InvalidInputError(f"matrix must be 2-D, got shape {M.shape}")
+    if M.size == 0:
+        return 0
+    s = np.linalg.svd(M, compute_uv=False)
+    if s[0] == 0:
+        return 0
+    tol = (rtol if rtol is not None else max(M.shape) * np.finfo(np.float64).eps) * s[0]
+    return int((s > tol).sum())
+
+
+def cutwise_ranks(model: SequenceModel, T: int | None = None, *, rtol: float | None = None) -> list[int]:
+    """Numerical rank of the cut-wise logit matrix at every cut t = 0 … T−1."""
+    T = _check_cut(model, 0, T)
+    return [numerical_rank(cutwise_logit_matrix(model, t, T).values, rtol=rtol) for t in range(T)]
