@@ -1,0 +1,478 @@
+"""Fast extended logit matrices L(H, F) of real language models.
+
+Same definition as :func:`logitrank.theory.logit_matrix.extended_logit_matrix` (Golowich,
+Liu, Shetty 2025, Def. 2.1–2.2: entry L[z | h∘f], columns (f, z) future-major, top-k rules
+of that module), computed the way a transformer allows:
+
+1. **KV bank.** Every history h is run once (after the model's prefix tokens, e.g. BOS) and
+   its key/value cache is kept. Futures then run in batches on top of copies of that cache,
+   so a history's tokens are never recomputed (the naive path recomputes h for every f).
+2. **Only the needed positions.** Futures are right-padded; under causal attention a pad
+   never influences an earlier position, so the final hidden state at position |f| − 1 of
+   each row is exact. Only those states are kept.
+3. **Centering without the vocabulary.** For a bias-free, un-capped LM head the centered
+   logit is L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄) (the identity of the SPEC's "bridge"; ψ rows of the
+   unembedding, ψ̄ their mean), so columns are k dot products with a precomputed centered
+   unembedding Ψ_c. The identity is checked on the model at construction; models with a
+   head bias, logit soft-capping or scaling fall back to full logits (``head="logits"``).
+4. **Future-major streaming.** Futures are processed in chunks; each chunk's block B
+   (|H| × |F_c|·k) updates a float64 Gram G = Σ B Bᵀ and is dropped (optionally written to
+   disk), so singular values (√eig G) come out in O(|H|² + |H|·|F_c|·k) memory whatever |F|
+   is. For the full-vocabulary rule the Gram uses Φ_f (Ψ_cᵀΨ_c) Φ_fᵀ and never forms V columns.
+   The top-k rule "topk_average" is decided per future from the full distributions of all
+   histories, which a future-major chunk has at hand — no second pass over the model.
+5. **Checkpoints.** With ``run_dir`` the Gram and the columns are saved atomically after
+   every chunk, keyed by a fingerprint of model + inputs + settings; a killed run resumes
+   from the last chunk and gives the identical result (same chunks, same order of sums).
+   A mismatching fingerprint raises :class:`~logitrank.errors.ResumeError`; inputs are
+   validated before anything is written.
+6. **Sharding.** ``shard=(rank, world)`` processes chunks ``c ≡ rank (mod world)``; the
+   partial Grams add up to the full one (see :mod:`logitrank.real_models.distributed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from logitrank.errors import InvalidInputError, ResumeError
+from logitrank.io import atomic_save_npz, atomic_write_json, config_hash, read_json
+from logitrank.theory.logit_matrix import (COLUMN_RULES, LogitMatrix, _as_sequence_list, _check_column_tokens,
+                                          _choose_columns)
+
+__all__ = ["LogitGram", "LogitMatrixEngine", "engine_logit_matrix", "load_matrix_chunks"]
+
+
+@dataclasses.dataclass(frozen=True)
+class LogitGram:
+    """The Gram G = L Lᵀ (|H| × |H|, float64) of an extended logit matrix and its columns.
+
+    ``singular_values()`` gives the singular values of L (descending), √eig(G).
+    """
+
+    gram: np.ndarray
+    column_tokens: np.ndarray
+    rule: str
+    n_histories: int
+    n_futures: int
+    seconds: float = 0.0
+    tokens: int = 0
+
+    @property
+    def k(self) -> int:
+        return int(self.column_tokens.shape[1])
+
+    @property
+    def frobenius_norm_sq(self) -> float:
+        return float(np.trace(self.gram))
+
+    def singular_values(self) -> np.ndarray:
+        """Singular values of L from the Gram's eigenvalues (negative rounding clipped to 0)."""
+        ev = np.linalg.eigvalsh(self.gram)[::-1]
+        return np.sqrt(np.clip(ev, 0.0, None))
+
+
+def _hash_sequences(seqs) -> str:
+    h = hashlib.sha256()
+    for s in seqs:
+        h.update(np.asarray(s, dtype=np.int64).tobytes())
+        h.update(b"|")
+    return h.hexdigest()[:20]
+
+
+class LogitMatrixEngine:
+    """Extended logit matrices of an :class:`~logitrank.real_models.adapter.HFCausalLM`, fast.
+
+    Parameters
+    ----------
+    lm : the wrapped model (its device and dtype are used; CUDA if it lives there).
+    future_chunk : futures per streaming chunk (one Gram update, one checkpoint).
+    max_batch_tokens : future tokens per forward pass (bounds activation and KV-copy memory).
+    history_batch : histories per prefix forward pass.
+    head : ``"auto"`` (identity when it checks out, else full logits), ``"identity"`` or
+        ``"logits"`` (always full logits through the model's own head).
+    head_dtype : dtype of the centered unembedding products (float32 default; float64 on CPU
+        for reference runs).
+    progress : show a tqdm bar over chunks.
+
+    Notes
+    -----
+    Agrees with the generic path to float tolerance (tests/test_engine.py). References:
+    Golowich, Liu, Shetty 2025, Def. 2.1, 2.2 and §3 (L_{M,k}(H, F)).
+    """
+
+    def __init__(self, lm, *, future_chunk: int = 16, max_batch_tokens: int = 2048, history_batch: int = 32,
+                 head: str = "auto", head_dtype=torch.float32, progress: bool = True):
+        if future_chunk < 1 or max_batch_tokens < 1 or history_batch < 1:
+            raise InvalidInputError("future_chunk, max_batch_tokens and history_batch must be >= 1")
+        if head not in ("auto", "identity", "logits"):
+            raise InvalidInputError(f"head must be 'auto', 'identity' or 'logits', got {head!r}")
+        self.lm = lm
+        self.model = lm.model
+        self.device = lm.device
+        self.future_chunk = int(future_chunk)
+        self.max_batch_tokens = int(max_batch_tokens)
+        self.history_batch = int(history_batch)
+        self.head_dtype = head_dtype
+        self.progress = progress
+        self.V = lm.vocab_size
+        self.tokens_processed = 0
+        self._decoder = self._find_decoder()
+        W = self.model.get_output_embeddings().weight.detach().to(head_dtype)
+        self._psi_c = W - W.mean(dim=0, keepdim=True)                  # (V, d) centered unembedding
+        self.head_mode = self._check_identity() if head == "auto" else head
+        if self.head_mode == "identity" and self._decoder is None:
+            raise InvalidInputError("head='identity' needs a model with get_decoder(); use head='logits'")
+        self._metric_root = None
+
+    # --- model plumbing ------------------------------------------------------------------
+    def _find_decoder(self):
+        try:
+            dec = self.model.get_decoder()
+        except (AttributeError, NotImplementedError):
+            return None
+        return dec if dec is not None and dec is not self.model else None
+
+    @staticmethod
+    def _cache_kw(module) -> str:
+        return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+
+    @staticmethod
+    def _out_cache(out):
+        c = getattr(out, "cache", None)
+        return c if c is not None else getattr(out, "past_key_values", None)
+
+    @torch.no_grad()
+    def _check_identity(self) -> str:
+        """'identity' if lm_head(final hidden) = hidden @ Wᵀ reproduces the model's logits."""
+        out = self.model.get_output_embeddings()
+        cfg = self.model.config
+        text_cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+        if self._decoder is None or getattr(out, "bias", None) is not None:
+            return "logits"
+        for attr in ("final_logit_softcapping", "logit_scale", "output_multiplier", "logits_scaling"):
+            val = getattr(text_cfg, attr, None)
+            if val not in (None, 1, 1.0):
+                return "logits"
+        ids = torch.tensor([self.lm.prefix_tokens + [1, 2, 3, 4]], device=self.device) % self.V
+        logits = self.model(input_ids=ids).logits[0].float()
+        hidden = self._decoder(input_ids=ids).last_hidden_state[0]
+        mine = (hidden.to(self._psi_c.dtype) @ self.model.get_output_embeddings().weight.T.to(self._psi_c.dtype)).float()
+        tol = (1e-4 if self.lm.dtype in (torch.float32, torch.float64) else 3e-2) * float(logits.abs().max() + 1)
+        return "identity" if float((mine - logits).abs().max()) <= tol else "logits"
+
+    def _prefix_forward(self, ids: torch.Tensor):
+        """Run full prefixes; returns (cache, last features (b, m))."""
+        self.tokens_processed += int(ids.numel())
+        if self.head_mode == "identity":
+            out = self._decoder(input_ids=ids, use_cache=True)
+            return self._out_cache(out), out.last_hidden_state[:, -1].to(self.head_dtype)
+        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        return self._out_cache(out), self._center(out.logits[:, -1])
+
+    def _center(self, logits: torch.Tensor) -> torch.Tensor:
+        logits = logits.to(self.head_dtype)
+        return logits - logits.mean(dim=-1, keepdim=True)
+
+    def _future_forward(self, cache, ids: torch.Tensor, last: torch.Tensor):
+        """Run future tokens on top of ``cache``; features at positions ``last`` per row."""
+        self.tokens_processed += int(ids.numel())
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        if self.head_mode == "identity":
+            kw = {self._cache_kw(self._decoder): cache}
+            h = self._decoder(input_ids=ids, use_cache=True, **kw).last_hidden_state
+            return h[rows, last].to(self.head_dtype)
+        keep = torch.unique(last)
+        kw = {self._cache_kw(self.model): cache}
+        logits = self.model(input_ids=ids, use_cache=True, logits_to_keep=keep, **kw).logits
+        pos = torch.searchsorted(keep, last)
+        return self._center(logits[rows, pos])
+
+    def _values(self, feats: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Centered logits at columns: feats (..., nf, m), cols (nf, k) → (..., nf, k)."""
+        if self.head_mode == "identity":
+            psi = self._psi_c[cols]                                        # (nf, k, d)
+            return torch.einsum("hfd,fkd->hfk", feats, psi)
+        idx = cols.unsqueeze(0).expand(feats.shape[0], -1, -1)
+        return torch.gather(feats, 2, idx)
+
+    def _full(self, feats: torch.Tensor) -> torch.Tensor:
+        """Full centered logit rows: (..., m) → (..., V)."""
+        return feats @ self._psi_c.T if self.head_mode == "identity" else feats
+
+    def _full_metric(self) -> torch.Tensor:
+        """C with C Cᵀ = Ψ_cᵀ Ψ_c (float64), so that ‖φᵀΨ_cᵀ‖ inner products are φᵀ C Cᵀ φ'."""
+        if self._metric_root is None:
+            M = (self._psi_c.double().T @ self._psi_c.double())
+            lam, Q = torch.linalg.eigh(M)
+            self._metric_root = Q * lam.clamp_min(0).sqrt()
+        return self._metric_root
+
+    # --- inputs ---------------------------------------------------------------------------
+    def _validate(self, histories, futures, rule, k, column_tokens):
+        H = _as_sequence_list(histories, "histories", self.V)
+        F = _as_sequence_list(futures, "futures", self.V)
+        if column_tokens is not None:
+            cols = _check_column_tokens(column_tokens, len(F), self.V, k)
+            k = int(cols.shape[1])
+        elif rule not in COLUMN_RULES:
+            raise InvalidInputError(f"unknown column rule {rule!r}; choose one of {COLUMN_RULES}")
+        elif rule == "full":
+            k = self.V
+        elif k is None or not (1 <= int(k) <= self.V):
+            raise InvalidInputError(
+                f"k={k} is out of range for the {rule!r} rule: need 1 <= k <= vocabulary size {self.V}")
+        n_pre = len(self.lm.prefix_tokens)
+        longest = max(len(h) for h in H) + max(len(f) for f in F) + n_pre
+        if longest > self.lm.max_context:
+            raise InvalidInputError(
+                f"a history plus a future is {longest} tokens (with {n_pre} prefix tokens), more than the "
+                f"model's context of {self.lm.max_context}; shorten histories or futures")
+        if n_pre == 0 and any(len(h) == 0 for h in H):
+            raise InvalidInputError("empty histories need prefix tokens (e.g. BOS); this model has none")
+        return H, F, int(k)
+
+    def _upfront_columns(self, H, F, rule, k, rng, column_tokens):
+        if column_tokens is not None:
+            return np.asarray(column_tokens, dtype=np.int64)
+        if rule == "full":
+            return None
+        if rule in ("random", "topk_bare"):
+            # Exactly the reference rule (same code, same rng draws).
+            return _choose_columns(self.lm, H, F, rule, k, rng, None).astype(np.int64)
+        return np.full((len(F), k), -1, dtype=np.int64)                   # topk_average: per chunk
+
+    # --- the history bank -----------------------------------------------------------------
+    @torch.no_grad()
+    def _bank(self, H):
+        head = list(self.lm.prefix_tokens)
+        by_len: dict[int, list[int]] = {}
+        for i, h in enumerate(H):
+            by_len.setdefault(len(h), []).append(i)
+        bank = []
+        for length, idx in sorted(by_len.items()):
+            for s in range(0, len(idx), self.history_batch):
+                sel = idx[s:s + self.history_batch]
+                ids = torch.tensor([head + H[i].tolist() for i in sel], dtype=torch.long, device=self.device)
+                cache, last = self._prefix_forward(ids)
+                bank.append((np.asarray(sel), cache, last))
+        return bank
+
+    @torch.no_grad()
+    def _chunk_features(self, bank, F_chunk, n_hist: int) -> torch.Tensor:
+        """Final features φ(h∘f) for all histories × the chunk's futures: (|H|, nf, m)."""
+        import copy
+        nf = len(F_chunk)
+        m = self._psi_c.shape[1] if self.head_mode == "identity" else self.V
+        out = torch.empty((n_hist, nf, m), dtype=self.head_dtype, device=self.device)
+        lens = np.array([len(f) for f in F_chunk])
+        empty = np.flatnonzero(lens == 0)
+        full = np.flatnonzero(lens > 0)
+        for sel, cache, last in bank:
+            sel_t = torch.as_tensor(sel, device=self.device)
+            for j in empty:
+                out[sel_t, j] = last
+            if len(full) == 0:
+                continue
+            Lf = int(lens[full].max())
+            ids_f = torch.zeros((len(full), Lf), dtype=torch.long)
+            for r, j in enumerate(full):
+                ids_f[r, :lens[j]] = torch.as_tensor(F_chunk[j])
+            ids_f = ids_f.to(self.device)
+            last_pos = torch.as_tensor(lens[full] - 1, device=self.device)
+            # Histories per forward so that (histories × futures × Lf) stays within the budget.
+            hb = max(1, self.max_batch_tokens // (len(full) * Lf))
+            for s in range(0, len(sel), hb):
+                rows = torch.arange(s, min(s + hb, len(sel)), device=self.device)
+                c = copy.deepcopy(cache)
+                c.batch_select_indices(rows)
+                c.batch_repeat_interleave(len(full))
+                ids = ids_f.repeat(len(rows), 1)
+                feats = self._future_forward(c, ids, last_pos.repeat(len(rows)))
+                out[sel_t[rows].unsqueeze(1), torch.as_tensor(full, device=self.device).unsqueeze(0)] = \
+                    feats.reshape(len(rows), len(full), -1)
+        return out
+
+    def _topk_average(self, feats: torch.Tensor, k: int) -> np.ndarray:
+        """Rule 'topk_average' for a chunk: top-k of (1/|H|) Σ_h P(z | h∘f), sorted token ids."""
+        n_hist, nf = feats.shape[:2]
+        acc = torch.zeros((nf, self.V), dtype=torch.float64, device=self.device)
+        for s in range(0, n_hist, 8):
+            acc += torch.softmax(self._full(feats[s:s + 8]).double(), dim=-1).sum(dim=0)
+        probs = (acc / n_hist).cpu().numpy()
+        return np.sort(np.argsort(-probs, axis=1, kind="stable")[:, :k], axis=1)
+
+    # --- the streaming loop ---------------------------------------------------------------
+    def _fingerprint(self, H, F, rule, k, cols_upfront, shard, save_matrix) -> dict:
+        return {"model": self.lm.fingerprint(), "histories": _hash_sequences(H), "futures": _hash_sequences(F),
+                "n_histories": len(H), "n_futures": len(F), "rule": rule, "k": k,
+                "columns": None if cols_upfront is None else _hash_sequences(cols_upfront),
+                "future_chunk": self.future_chunk, "head_mode": self.head_mode,
+                "head_dtype": str(self.head_dtype), "shard": list(shard), "save_matrix": bool(save_matrix)}
+
+    @torch.no_grad()
+    def gram(self, histories, futures, *, rule: str = "full", k: int | None = None,
+             rng: np.random.Generator | None = None, column_tokens=None, run_dir: str | Path | None = None,
+             save_matrix: bool = False, shard: tuple[int, int] = (0, 1), keep_matrix: bool = False,
+             stop_after_chunks: int | None = None):
+        """Stream L(H, F) future-chunk by future-chunk into a float64 Gram.
+
+        Parameters
+        ----------
+        histories, futures : token sequences (ragged allowed; the empty future is ``[]``).
+        rule, k, rng : the column rule of :mod:`logitrank.theory.logit_matrix`.
+        column_tokens : explicit (|F|, k) columns (e.g. a history matrix's, for a target row).
+        run_dir : checkpoint directory (resume after a kill; see module notes).
+        save_matrix : also write each chunk's block to ``run_dir/matrix/`` (float32 .npy).
+        shard : (rank, world) — process chunks c with c % world == rank.
+        keep_matrix : also return the dense blocks (for :func:`engine_logit_matrix`).
+        stop_after_chunks : stop after this many chunks (simulates a kill in tests).
+
+        Returns
+        -------
+        (LogitGram, blocks or None). In a sharded run the Gram and the columns are this
+        shard's part (unfilled columns are −1).
+        """
+        t0 = time.perf_counter()
+        tok0 = self.tokens_processed
+        rank, world = int(shard[0]), int(shard[1])
+        if not (0 <= rank < world):
+            raise InvalidInputError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+        H, F, k = self._validate(histories, futures, rule, k, column_tokens)
+        if save_matrix and run_dir is None:
+            raise InvalidInputError("save_matrix=True needs a run_dir to write the chunks into")
+        rule_name = "explicit" if column_tokens is not None else rule
+        cols = self._upfront_columns(H, F, rule, k, rng, column_tokens)
+        n_chunks = -(-len(F) // self.future_chunk)
+        mine = [c for c in range(n_chunks) if c % world == rank]
+        G = np.zeros((len(H), len(H)))
+        cols_out = cols.copy() if cols is not None else None
+        done = 0
+        state_path = manifest = None
+        if run_dir is not None:
+            run_dir = Path(run_dir)
+            fp = self._fingerprint(H, F, rule_name, k, cols, shard, save_matrix)
+            key = config_hash(fp)
+            manifest = run_dir / f"manifest-r{rank}of{world}.json"
+            state_path = run_dir / f"state-r{rank}of{world}.npz"
+            if manifest.exists():
+                old = read_json(manifest)
+                if old.get("key") != key:
+                    raise ResumeError(f"{run_dir} holds a run with different inputs or settings "
+                                      f"({manifest.name}); use a new run_dir or delete it")
+                if state_path.exists():
+                    st = np.load(state_path)
+                    G = st["gram"].copy()
+                    done = int(st["chunks_done"])
+                    cols_out = st["column_tokens"].copy() if "column_tokens" in st.files else None
+            else:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(manifest, {"key": key, "fingerprint": fp})
+        blocks = [] if keep_matrix else None
+        bank = self._bank(H) if done < len(mine) else None
+        try:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(mine), initial=done, disable=not self.progress, desc="L(H,F) chunks",
+                       unit="chunk", leave=False)
+        except ImportError:  # pragma: no cover
+            bar = None
+        todo = mine[done:] if not keep_matrix else mine
+        if keep_matrix and done:
+            raise InvalidInputError("keep_matrix=True cannot resume a partial run; use save_matrix")
+        for n_run, c in enumerate(todo):
+            if stop_after_chunks is not None and n_run >= stop_after_chunks:
+                break
+            sl = slice(c * self.future_chunk, min((c + 1) * self.future_chunk, len(F)))
+            feats = self._chunk_features(bank, F[sl], len(H))
+            if rule_name == "topk_average":
+                chunk_cols = self._topk_average(feats, k)
+                cols_out[sl] = chunk_cols
+            if cols_out is None:                        # full vocabulary
+                if blocks is not None or save_matrix:
+                    block = self._full(feats)
+                else:
+                    block = None
+                X = (feats.double() @ self._full_metric()) if self.head_mode == "identity" else feats.double()
+                X = X.reshape(len(H), -1)
+            else:
+                block = self._values(feats, torch.as_tensor(cols_out[sl], device=self.device))
+                X = block.double().reshape(len(H), -1)
+            G += (X @ X.T).cpu().numpy()
+            if block is not None:
+                arr = block.reshape(len(H), -1).float().cpu().numpy()
+                if blocks is not None:
+                    blocks.append(arr)
+                if save_matrix:
+                    (run_dir / "matrix").mkdir(exist_ok=True)
+                    np.save(run_dir / "matrix" / f".tmp-chunk{c:06d}.npy", arr)
+                    (run_dir / "matrix" / f".tmp-chunk{c:06d}.npy").replace(run_dir / "matrix" / f"chunk{c:06d}.npy")
+            done = mine.index(c) + 1
+            if state_path is not None:
+                extra = {"column_tokens": cols_out} if cols_out is not None else {}
+                atomic_save_npz(state_path, gram=G, chunks_done=np.array(done), **extra)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        if cols_out is None:
+            cols_out = np.tile(np.arange(self.V, dtype=np.int64), (len(F), 1)) if self.V * len(F) <= 5e7 \
+                else np.arange(self.V, dtype=np.int64)[None, :]
+        complete = done == len(mine)
+        res = LogitGram(G, cols_out, rule_name, len(H), len(F), time.perf_counter() - t0,
+                        self.tokens_processed - tok0)
+        if run_dir is not None and complete:
+            atomic_write_json(run_dir / f"done-r{rank}of{world}.json",
+                              {"chunks": len(mine), "seconds": res.seconds})
+        return res, blocks
+
+    def singular_values(self, histories, futures, **kw) -> np.ndarray:
+        """Singular values of L(H, F) (descending) from the streaming Gram."""
+        return self.gram(histories, futures, **kw)[0].singular_values()
+
+    def matrix(self, histories, futures, *, rule: str = "full", k: int | None = None,
+               rng: np.random.Generator | None = None, column_tokens=None) -> LogitMatrix:
+        """The dense extended logit matrix (same object as the reference path returns)."""
+        H, F, _ = self._validate(histories, futures, rule, k, column_tokens)
+        g, blocks = self.gram(H, F, rule=rule, k=k, rng=rng, column_tokens=column_tokens, keep_matrix=True)
+        vals = np.concatenate(blocks, axis=1).astype(np.float64) if blocks else np.zeros((len(H), 0))
+        cols = g.column_tokens
+        if cols.shape[0] != len(F):
+            cols = np.tile(cols, (len(F), 1))
+        return LogitMatrix(vals, cols, H, F, g.rule if column_tokens is None else rule)
+
+
+def load_matrix_chunks(run_dir: str | Path) -> np.ndarray:
+    """Assemble the matrix written with ``save_matrix=True`` (chunks in future order)."""
+    files = sorted((Path(run_dir) / "matrix").glob("chunk*.npy"))
+    if not files:
+        raise InvalidInputError(f"no matrix chunks under {run_dir}/matrix; run with save_matrix=True")
+    return np.concatenate([np.load(f) for f in files], axis=1)
+
+
+_ENGINES: dict = {}
+
+
+def engine_logit_matrix(model, histories, futures, *, rule: str = "full", k: int | None = None,
+                        rng: np.random.Generator | None = None, column_tokens=None) -> LogitMatrix:
+    """Drop-in for :func:`~logitrank.theory.logit_matrix.extended_logit_matrix` on an HF model.
+
+    Same signature and result; other sequence models go to the reference path. Pass it as
+    ``matrix_fn`` to LINGEN.
+    """
+    from logitrank.real_models.adapter import HFCausalLM
+    if not isinstance(model, HFCausalLM):
+        from logitrank.theory.logit_matrix import extended_logit_matrix
+        return extended_logit_matrix(model, histories, futures, rule=rule, k=k, rng=rng,
+                                     column_tokens=column_tokens)
+    eng = _ENGINES.get(id(model))
+    if eng is None or eng.lm is not model:
+        eng = LogitMatrixEngine(model, progress=False)
+        _ENGINES.clear()
+        _ENGINES[id(model)] = eng
+    return eng.matrix(histories, futures, rule=rule, k=k, rng=rng, column_tokens=column_tokens)
