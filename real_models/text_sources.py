@@ -1,0 +1,101 @@
+"""Where histories and futures come from: model samples, a user's text, and nonsense.
+
+No corpus ships with these machines, so the paper's "segments of wiki text" (Golowich,
+Liu, Shetty 2025, §3.1) are replaced by (a) seeded samples of the model itself, (b) lines or
+token windows of any text file the user gives, and (c) *nonsense*: the same sequences with
+their tokens randomly permuted (the paper's F_nonsense / H_nonsense, §3 and Fig. 1b/4).
+
+Every function returns a list of int64 token arrays (the format of
+:func:`logitrank.theory.logit_matrix.extended_logit_matrix`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from logitrank.errors import InvalidInputError
+
+__all__ = ["model_samples", "text_file_lines", "text_file_windows", "token_shuffled"]
+
+
+def model_samples(lm, n: int, length: int, seed: int, *, prompt=None) -> list[np.ndarray]:
+    """``n`` sequences of ``length`` tokens sampled from the model (seeded, reproducible).
+
+    Sampling is ancestral from the model's own softmax after its prefix tokens (e.g. BOS),
+    optionally after ``prompt`` (not returned).
+    """
+    if n < 1 or length < 1:
+        raise InvalidInputError(f"need n >= 1 and length >= 1, got n={n}, length={length}")
+    out = lm.sample(int(n), int(length), np.random.default_rng(seed), prompt=prompt)
+    if hasattr(lm, "clear_kv_cache"):
+        lm.clear_kv_cache()
+    return [row.astype(np.int64) for row in out]
+
+
+def _read_text(path) -> str:
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInputError(f"text file {path} does not exist; pass an existing UTF-8 text file")
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a directory; pass a UTF-8 text file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"text file {path} is not valid UTF-8 ({exc}); convert it first") from None
+    if not text.strip():
+        raise InvalidInputError(f"text file {path} is empty (or only whitespace); histories and "
+                                f"futures need some text")
+    return text
+
+
+def text_file_lines(lm, path, *, length: int | None = None, min_length: int = 1,
+                    max_items: int | None = None) -> list[np.ndarray]:
+    """Each non-empty line of a text file as a token sequence.
+
+    Lines shorter than ``min_length`` tokens are skipped; with ``length`` every line is cut
+    to its first ``length`` tokens and shorter lines are skipped (equal-length sequences).
+    """
+    lines = [ln.strip() for ln in _read_text(path).splitlines()]
+    need = max(min_length, length or 0)
+    out = []
+    for ln in lines:
+        if not ln:
+            continue
+        toks = lm.encode(ln)
+        if len(toks) < need:
+            continue
+        out.append((toks[:length] if length else toks).astype(np.int64))
+        if max_items is not None and len(out) >= max_items:
+            break
+    if not out:
+        raise InvalidInputError(f"no line of {path} has at least {need} tokens; use shorter sequences or "
+                                f"text_file_windows")
+    return out
+
+
+def text_file_windows(lm, path, length: int, *, stride: int | None = None,
+                      max_items: int | None = None) -> list[np.ndarray]:
+    """Consecutive windows of ``length`` tokens of the whole file's token stream.
+
+    ``stride`` defaults to ``length`` (non-overlapping windows).
+    """
+    if length < 1:
+        raise InvalidInputError(f"window length must be >= 1, got {length}")
+    stride = length if stride is None else int(stride)
+    if stride < 1:
+        raise InvalidInputError(f"stride must be >= 1, got {stride}")
+    toks = lm.encode(_read_text(path))
+    if len(toks) < length:
+        raise InvalidInputError(f"{path} has {len(toks)} tokens, fewer than one window of {length}")
+    out = [toks[s:s + length].astype(np.int64) for s in range(0, len(toks) - length + 1, stride)]
+    return out[:max_items] if max_items is not None else out
+
+
+def token_shuffled(sequences, seed: int) -> list[np.ndarray]:
+    """Nonsense versions: each sequence's tokens randomly permuted (one seeded generator)."""
+    if sequences is None or len(sequences) == 0:
+        raise InvalidInputError("token_shuffled needs at least one sequence")
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(np.asarray(s, dtype=np.int64)) for s in sequences]
