@@ -1,0 +1,209 @@
+"""Benchmark: the same L(H, F) on SmolLM2, naive generic path vs the fast engine, one process.
+
+Naive reference: :func:`logitrank.theory.logit_matrix.extended_logit_matrix` on the wrapped
+model — one forward of BOS∘h∘f per (history, future) pair (batched 32 pairs at a time,
+no KV reuse), full-vocabulary logits to the host as float64, then a dense SVD.
+Ours: :class:`logitrank.real_models.engine.LogitMatrixEngine` — history KV computed once,
+future-only forwards, centered-unembedding columns, streaming float64 Gram, √eig.
+
+Prints both times, the ratio, the largest relative difference of the top-50 singular
+values, and the engine's peak memory (extra RSS over the loaded model, sampled every 5 ms
+in a fresh subprocess) at |F| and 4|F|. With ``--device cuda`` it also runs a larger
+engine-only job and prints tokens/s and model-FLOP utilisation
+MFU = tokens/s × 2 × parameters ÷ peak (989e12, H100 dense bf16).
+
+    python benchmarks/bench_logit_matrix.py [--out docs/benchmarks/logit_matrix.md]
+    python benchmarks/bench_logit_matrix.py --device cuda --dtype bfloat16 --gpu-histories 1024 --gpu-futures 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+H100_BF16_PEAK = 989e12
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRSS:
+    """Peak resident memory above the level at entry (polled; CPU only)."""
+
+    def __enter__(self):
+        self.base = _rss_bytes()
+        self.peak = self.base
+        self._stop = False
+        self._t = threading.Thread(target=self._poll, daemon=True)
+        self._t.start()
+        return self
+
+    def _poll(self):
+        while not self._stop:
+            self.peak = max(self.peak, _rss_bytes())
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self._stop = True
+        self._t.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+    @property
+    def extra_mib(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def _data(lm, n_h, len_h, n_f, len_f, seed):
+    from logitrank.real_models.text_sources import model_samples
+    H = model_samples(lm, n_h, len_h, seed)
+    F = model_samples(lm, n_f, len_f, seed + 1)
+    return H, F
+
+
+def memory_probe(args) -> dict:
+    """Run in a fresh process: engine peak extra RSS for one |F|."""
+    from logitrank.real_models.adapter import HFCausalLM
+    from logitrank.real_models.engine import LogitMatrixEngine
+    torch.set_num_threads(args.threads)
+    lm = HFCausalLM.from_pretrained("smollm2", device="cpu")
+    H, F = _data(lm, args.histories, args.history_len, args.mem_futures, args.future_len, args.seed)
+    eng = LogitMatrixEngine(lm, future_chunk=args.future_chunk, progress=False)
+    with PeakRSS() as mem:
+        g, _ = eng.gram(H, F, rule="topk_average", k=args.k)
+    return {"futures": len(F), "extra_mib": mem.extra_mib, "peak_total_mib": mem.peak / 2**20,
+            "seconds": g.seconds}
+
+
+def compare(args, lm, log):
+    from logitrank.real_models.engine import LogitMatrixEngine
+    from logitrank.theory.logit_matrix import extended_logit_matrix
+    H, F = _data(lm, args.histories, args.history_len, args.futures, args.future_len, args.seed)
+    log(f"L(H, F): |H| = {len(H)} histories of {args.history_len} tokens, |F| = {len(F)} futures of "
+        f"{args.future_len} tokens, rule topk_average, k = {args.k} → matrix {len(H)} × {len(F) * args.k}")
+    lm.kv_reuse = False                      # the naive path: every pair from scratch
+    t0 = time.perf_counter()
+    ref = extended_logit_matrix(lm, H, F, rule="topk_average", k=args.k)
+    s_ref = np.linalg.svd(ref.values, compute_uv=False)
+    t_naive = time.perf_counter() - t0
+    lm.kv_reuse = True
+    eng = LogitMatrixEngine(lm, future_chunk=args.future_chunk, progress=False)
+    if lm.device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    g, _ = eng.gram(H, F, rule="topk_average", k=args.k)
+    s = g.singular_values()
+    t_engine = time.perf_counter() - t0
+    top = min(50, len(s_ref))
+    rel = float(np.max(np.abs(s[:top] - s_ref[:top]) / s_ref[:top]))
+    same_cols = bool(np.array_equal(g.column_tokens, ref.column_tokens))
+    log(f"naive (generic path + dense SVD): {t_naive:8.2f} s")
+    log(f"engine (KV bank + streaming Gram): {t_engine:8.2f} s   ({g.tokens} tokens through the model)")
+    log(f"speed-up: {t_naive / t_engine:.1f}x   (target >= 10x)")
+    log(f"max relative difference of the top-{top} singular values: {rel:.2e}   (target < 1e-4); "
+        f"same columns: {same_cols}")
+    return {"naive_s": t_naive, "engine_s": t_engine, "ratio": t_naive / t_engine, "max_rel_sv": rel}
+
+
+def gpu_throughput(args, lm, log):
+    from logitrank.real_models.engine import LogitMatrixEngine
+    H, F = _data(lm, args.gpu_histories, args.history_len, args.gpu_futures, args.future_len, args.seed)
+    eng = LogitMatrixEngine(lm, future_chunk=args.gpu_future_chunk, max_batch_tokens=args.gpu_batch_tokens,
+                            history_batch=256, progress=True)
+    eng.gram(H[:8], F[:8], rule="topk_average", k=args.k)           # warm-up
+    torch.cuda.synchronize()
+    eng.tokens_processed = 0
+    t0 = time.perf_counter()
+    g, _ = eng.gram(H, F, rule="topk_average", k=args.k)
+    torch.cuda.synchronize()
+    dt = time.perf_counter() - t0
+    tps = g.tokens / dt
+    mfu = tps * 2 * lm.n_parameters / H100_BF16_PEAK
+    log(f"GPU engine: |H| = {len(H)}, |F| = {len(F)}, k = {args.k}, dtype {args.dtype}: {dt:.1f} s, "
+        f"{g.tokens} tokens, {tps:,.0f} tokens/s, MFU {100 * mfu:.2f}% of 989 TFLOP/s "
+        f"(2 × {lm.n_parameters / 1e6:.1f}M params per token; the top-k head and the Gram are extra work "
+        f"not counted)")
+    log(f"peak GPU memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+    return {"gpu_seconds": dt, "tokens_per_s": tps, "mfu": mfu}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--histories", type=int, default=16)
+    ap.add_argument("--futures", type=int, default=32)
+    ap.add_argument("--history-len", type=int, default=48)
+    ap.add_argument("--future-len", type=int, default=2)
+    ap.add_argument("--k", type=int, default=50)
+    ap.add_argument("--future-chunk", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mem-futures", type=int, default=0, help="(internal) memory probe with this many futures")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--gpu-histories", type=int, default=1024)
+    ap.add_argument("--gpu-futures", type=int, default=1024)
+    ap.add_argument("--gpu-future-chunk", type=int, default=64)
+    ap.add_argument("--gpu-batch-tokens", type=int, default=65536)
+    ap.add_argument("--out", type=Path, default=None, help="write the printed report here (Markdown)")
+    args = ap.parse_args(argv)
+    if args.mem_futures:
+        print(json.dumps(memory_probe(args)))
+        return
+    torch.set_num_threads(args.threads)
+    lines = []
+
+    def log(msg=""):
+        print(msg, flush=True)
+        lines.append(msg)
+
+    from logitrank.real_models.adapter import HFCausalLM
+    dev = torch.device(args.device)
+    machine = (f"{torch.cuda.get_device_name(dev)}" if dev.type == "cuda"
+               else f"{args.threads}-core CPU share ({platform.processor() or platform.machine()}), this sandbox, "
+                    f"shared with other jobs")
+    log(f"# Benchmark: extended logit matrix L(H, F), SmolLM2-135M-Instruct ({args.dtype}) on {machine}")
+    log("")
+    log(f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    log("")
+    log("```")
+    lm = HFCausalLM.from_pretrained("smollm2", device=dev, dtype=args.dtype)
+    res = compare(args, lm, log)
+    if not args.skip_memory and dev.type == "cpu":
+        mem = []
+        for nf in (args.futures, 4 * args.futures):
+            cmd = [sys.executable, __file__, "--mem-futures", str(nf), "--histories", str(args.histories),
+                   "--history-len", str(args.history_len), "--future-len", str(args.future_len),
+                   "--k", str(args.k), "--future-chunk", str(args.future_chunk), "--threads", str(args.threads)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            mem.append(json.loads(out))
+            log(f"engine peak extra memory at |F| = {nf:4d}: {mem[-1]['extra_mib']:7.1f} MiB over the loaded "
+                f"model (process peak {mem[-1]['peak_total_mib']:.0f} MiB); dense L would be "
+                f"{args.histories * nf * args.k * 8 / 2**20:.1f} MiB float64")
+        growth = mem[1]["peak_total_mib"] / mem[0]["peak_total_mib"] - 1
+        growth_extra = mem[1]["extra_mib"] / max(mem[0]["extra_mib"], 1e-9) - 1
+        log(f"growth |F| → 4|F|: process peak {100 * growth:+.1f}%, engine's own extra {100 * growth_extra:+.1f}% "
+            f"(target: < 20%)")
+        res["memory"] = mem
+    if dev.type == "cuda":
+        res.update(gpu_throughput(args, lm, log))
+    log("```")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(lines) + "\n")
+    return res
+
+
+if __name__ == "__main__":
+    main()
