@@ -69,7 +69,8 @@ class PowerLawFit:
     alpha_err_ : uncertainty of α: ``sqrt(se² + (Δ/2)²)`` with ``se`` the standard error of
         the weighted least-squares slope and ``Δ`` the difference between the α fitted on
         the lower and upper halves of the range (in log i) — the fit-range sensitivity,
-        which dominates for real spectra that are not exact power laws.
+        which dominates for real spectra that are not exact power laws. It does not include
+        bias from noise (e.g. a noise floor, or re-sorting a noisy spectrum).
     fit_range_ : (lo, hi) 1-based indices actually used.
 
     Notes
