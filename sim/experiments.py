@@ -10,10 +10,10 @@ import numpy as np
 
 from logitrank.errors import InvalidInputError
 from logitrank.sim.ensembles import power_law_spectrum, random_hmm, random_isan
-from logitrank.theory.logit_matrix import cutwise_logit_matrix, cutwise_ranks, numerical_rank
+from logitrank.theory.logit_matrix import cutwise_logit_matrix, cutwise_ranks
 from logitrank.theory.spectrum import rank_for_relative_error
 
-__all__ = ["cutwise_rank_vs_dimension", "phase_transition_ranks", "continuum_rank_prediction"]
+__all__ = ["cutwise_rank_vs_dimension", "phase_transition_ranks", "continuum_rank_prediction", "lingen_synthetic"]
 
 
 def cutwise_rank_vs_dimension(*, vocab_size: int, horizon: int, dims, n_seeds: int, seed: int,
@@ -74,3 +74,36 @@ def phase_transition_ranks(*, alphas, sizes, rel_err: float) -> dict:
     slopes = np.array([np.polyfit(np.log(sizes[last]), np.log(np.maximum(r[last], 1)), 1)[0] for r in ranks])
     return {"alphas": np.asarray(alphas), "sizes": sizes, "ranks": ranks, "predicted": pred,
             "last_decade_slope": slopes, "rel_err": rel_err}
+
+
+def lingen_synthetic(*, vocab_size: int, horizon: int, dim: int, history_length: int, n_histories: int,
+                     n_futures: int, n_models: int, n_steps: int, n_samples: int, last_m: int, seed: int) -> dict:
+    """LINGEN vs its baselines on random ISANs (exact theory) and random HMMs (approximate).
+
+    For each model: a random target and ``n_histories`` random other histories of the same
+    length, futures = the first ``n_futures`` cut-wise futures (shortest first); per-step
+    KL(P_true ‖ P_method) along the method's own samples (Alg. 1 of Golowich et al. 2025).
+    Returns per-step KL arrays of shape (n_models, n_steps) per family and method.
+    """
+    from logitrank.theory.lingen import lingen_evaluate
+    from logitrank.theory.logit_matrix import cutwise_futures
+
+    if history_length + n_steps > horizon:
+        raise InvalidInputError(f"history_length + n_steps = {history_length + n_steps} exceeds horizon {horizon}")
+    rng = np.random.default_rng(seed)
+    futures = cutwise_futures(vocab_size, horizon, history_length)[:n_futures]
+    out: dict = {}
+    for family in ("isan", "hmm"):
+        for m in range(n_models):
+            model = (random_isan(vocab_size, horizon, dim, rng) if family == "isan"
+                     else random_hmm(dim, vocab_size, rng, horizon=horizon))
+            target = rng.integers(0, vocab_size, history_length)
+            H = [rng.integers(0, vocab_size, history_length) for _ in range(n_histories)]
+            ev = lingen_evaluate(model, target, H, futures, n_steps=n_steps, n_samples=n_samples, rng=rng,
+                                 last_m=last_m)
+            for name, kl in ev.per_step_kl.items():
+                out.setdefault(f"{family}/{name}", []).append(kl)
+    res = {k: np.asarray(v) for k, v in out.items()}
+    res.update({"vocab_size": vocab_size, "horizon": horizon, "dim": dim, "n_histories": n_histories,
+                "n_futures": len(futures), "n_models": n_models, "n_samples": n_samples, "last_m": last_m})
+    return res

@@ -8,7 +8,7 @@ import numpy as np
 
 from logitrank.io import atomic_save_npz, atomic_write_json
 from logitrank.jobs import Job
-from logitrank.sim.experiments import cutwise_rank_vs_dimension, phase_transition_ranks
+from logitrank.sim.experiments import cutwise_rank_vs_dimension, lingen_synthetic, phase_transition_ranks
 
 
 def _cutwise_config(profile: str) -> dict:
@@ -38,9 +38,23 @@ def _phase_compute(cfg: dict, out: Path) -> None:
                                                                           res["last_decade_slope"]))})
 
 
+def _lingen_config(profile: str) -> dict:
+    big = profile == "full"
+    return {"vocab_size": 4, "horizon": 12, "dim": 4, "history_length": 5, "n_histories": 24 if big else 12,
+            "n_futures": 21, "n_models": 20 if big else 6, "n_steps": 7, "n_samples": 10 if big else 5,
+            "last_m": 2, "seed": 0}
+
+
+def _lingen_compute(cfg: dict, out: Path) -> None:
+    res = lingen_synthetic(**cfg)
+    atomic_save_npz(out / "lingen.npz", **{k: np.asarray(v) for k, v in res.items()})
+
+
 JOBS = [
     Job("cutwise_rank_vs_dimension", "logits", "Cut-wise logit rank vs hidden dimension (random ISANs, HMMs)",
         _cutwise_config, _cutwise_compute, "cutwise_rank"),
     Job("alpha_phase_transition", "logits", "Rank needed for fixed relative error vs matrix size: the α = 1/2 transition",
         _phase_config, _phase_compute, "phase_transition"),
+    Job("lingen_synthetic", "logits", "LINGEN vs baselines on random ISANs (exact) and HMMs",
+        _lingen_config, _lingen_compute, "lingen_synthetic"),
 ]
