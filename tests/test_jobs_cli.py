@@ -73,3 +73,32 @@ def test_every_command_has_help():
 def test_rank_command_runs():
     res = CliRunner().invoke(app, ["rank", "--vocab", "2", "--horizon", "3", "--dim", "1"])
     assert res.exit_code == 0 and "(d = 1)" in res.output
+
+
+def test_job_inputs_run_first_and_enter_the_key(tmp_path, monkeypatch):
+    from logitrank.io import atomic_write_json, read_json
+    seen = {}
+
+    def producer(cfg, out):
+        atomic_write_json(out / "v.json", {"v": cfg["v"]})
+
+    def consumer(cfg, out, inputs):
+        seen["v"] = read_json(inputs["p"] / "v.json")["v"]
+
+    fig = types.ModuleType("logitrank.paper_figs._fake2")
+    fig.plot = lambda rdir, fdir: []
+    fig.claims = lambda rdir: []
+    monkeypatch.setitem(sys.modules, "logitrank.paper_figs._fake2", fig)
+    value = {"v": 1}
+    prov = types.ModuleType("_fake_jobs2")
+    prov.JOBS = [jobs.Job("c", "logits", "c", lambda p: {}, consumer, "_fake2", inputs=("p",)),
+                 jobs.Job("p", "logits", "p", lambda p: dict(value), producer, "_fake2")]
+    monkeypatch.setitem(sys.modules, "_fake_jobs2", prov)
+    monkeypatch.setattr(jobs, "JOB_PROVIDERS", ("_fake_jobs2",))
+    kw = dict(results_root=tmp_path / "r", figures_dir=tmp_path / "f", results_md=tmp_path / "R.md",
+              log=lambda s: None)
+    jobs.run_jobs(only=["c"], **kw)
+    assert seen == {"v": 1}
+    value["v"] = 2                                   # the input's config changes …
+    jobs.run_jobs(only=["c"], **kw)
+    assert seen == {"v": 2}                          # … so the consumer is recomputed
