@@ -25,7 +25,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
             kl = r[f"{fam}/{m}"]
             steps = np.arange(1, kl.shape[1] + 1)
             ax.plot(steps, np.maximum(kl.mean(axis=0), 1e-17), "o-", ms=3, color=f"C{i}",
-                    label=f"{LABELS[m]} (total {kl.sum(axis=1).mean():.3g})")
+                    label=f"{LABELS[m]} (total {max(kl.sum(axis=1).mean(), 0.0):.3g})")
         ax.set_yscale("log")
         ax.set_title(f"{title}, d={int(r['dim'])}, |H|={int(r['n_histories'])}", fontsize=8)
         ax.set_xlabel("generation step")

@@ -77,12 +77,15 @@ def phase_transition_ranks(*, alphas, sizes, rel_err: float) -> dict:
 
 
 def lingen_synthetic(*, vocab_size: int, horizon: int, dim: int, history_length: int, n_histories: int,
-                     n_futures: int, n_models: int, n_steps: int, n_samples: int, last_m: int, seed: int) -> dict:
+                     n_futures: int, n_models: int, n_steps: int, n_samples: int, last_m: int, seed: int,
+                     hmm_concentration: float = 1.0) -> dict:
     """LINGEN vs its baselines on random ISANs (exact theory) and random HMMs (approximate).
 
     For each model: a random target and ``n_histories`` random other histories of the same
     length, futures = the first ``n_futures`` cut-wise futures (shortest first); per-step
     KL(P_true ‖ P_method) along the method's own samples (Alg. 1 of Golowich et al. 2025).
+    A small ``hmm_concentration`` (sparse Dirichlet rows) gives slowly mixing HMMs whose
+    history matters for many steps.
     Returns per-step KL arrays of shape (n_models, n_steps) per family and method.
     """
     from logitrank.theory.lingen import lingen_evaluate
@@ -96,7 +99,7 @@ def lingen_synthetic(*, vocab_size: int, horizon: int, dim: int, history_length:
     for family in ("isan", "hmm"):
         for m in range(n_models):
             model = (random_isan(vocab_size, horizon, dim, rng) if family == "isan"
-                     else random_hmm(dim, vocab_size, rng, horizon=horizon))
+                     else random_hmm(dim, vocab_size, rng, horizon=horizon, concentration=hmm_concentration))
             target = rng.integers(0, vocab_size, history_length)
             H = [rng.integers(0, vocab_size, history_length) for _ in range(n_histories)]
             ev = lingen_evaluate(model, target, H, futures, n_steps=n_steps, n_samples=n_samples, rng=rng,

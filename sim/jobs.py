@@ -42,7 +42,7 @@ def _lingen_config(profile: str) -> dict:
     big = profile == "full"
     return {"vocab_size": 4, "horizon": 12, "dim": 4, "history_length": 5, "n_histories": 24 if big else 12,
             "n_futures": 21, "n_models": 20 if big else 6, "n_steps": 7, "n_samples": 10 if big else 5,
-            "last_m": 2, "seed": 0}
+            "last_m": 2, "seed": 0, "hmm_concentration": 0.3}
 
 
 def _lingen_compute(cfg: dict, out: Path) -> None:
