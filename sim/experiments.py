@@ -13,7 +13,8 @@ from logitrank.sim.ensembles import power_law_spectrum, random_hmm, random_isan
 from logitrank.theory.logit_matrix import cutwise_logit_matrix, cutwise_ranks
 from logitrank.theory.spectrum import rank_for_relative_error
 
-__all__ = ["cutwise_rank_vs_dimension", "phase_transition_ranks", "continuum_rank_prediction", "lingen_synthetic"]
+__all__ = ["cutwise_rank_vs_dimension", "phase_transition_ranks", "continuum_rank_prediction", "lingen_synthetic",
+           "synthetic_spectra"]
 
 
 def cutwise_rank_vs_dimension(*, vocab_size: int, horizon: int, dims, n_seeds: int, seed: int,
@@ -110,3 +111,46 @@ def lingen_synthetic(*, vocab_size: int, horizon: int, dim: int, history_length:
     res.update({"vocab_size": vocab_size, "horizon": horizon, "dim": dim, "n_histories": n_histories,
                 "n_futures": len(futures), "n_models": n_models, "n_samples": n_samples, "last_m": last_m})
     return res
+
+
+def synthetic_spectra(*, vocab_size: int, history_length: int, n_histories: int, n_futures: int,
+                      max_future_length: int, dims, hmm_states, alphas, seed: int) -> dict:
+    """Normalised singular-value curves of synthetic models' extended logit matrices.
+
+    Random ISANs of each dimension d (exact rank ≤ d), random HMMs of each number of states
+    (approximately low rank), and exact power-law spectra σ_i = i^(−α) of the same length,
+    each with its fitted α (NaN where fewer than 20 singular values lie above 1e-10·σ_1:
+    an exactly low-rank spectrum has no power law to fit).
+    Histories and futures are uniform random sequences; full-vocabulary columns.
+    """
+    from logitrank.theory.logit_matrix import extended_logit_matrix
+    from logitrank.theory.spectrum import PowerLawFit, singular_values
+    from logitrank.errors import InvalidInputError as _Bad
+
+    rng = np.random.default_rng(seed)
+    horizon = history_length + max_future_length + 1
+    H = [rng.integers(0, vocab_size, history_length) for _ in range(n_histories)]
+    F = [rng.integers(0, vocab_size, int(rng.integers(0, max_future_length + 1))) for _ in range(n_futures)]
+    curves, alphas_fit, labels = [], [], []
+
+    def add(label, s):
+        s = np.asarray(s, dtype=np.float64)
+        curves.append(s / s[0])
+        above = s[s > s[0] * 1e-10]          # the part above the float64 noise floor
+        try:
+            alphas_fit.append(PowerLawFit().fit(above).alpha_ if above.size >= 20 else np.nan)
+        except _Bad:
+            alphas_fit.append(np.nan)
+        labels.append(label)
+
+    for d in dims:
+        add(f"ISAN d={d}", singular_values(extended_logit_matrix(
+            random_isan(vocab_size, horizon, int(d), rng), H, F).values))
+    for k in hmm_states:
+        add(f"HMM k={k}", singular_values(extended_logit_matrix(
+            random_hmm(int(k), vocab_size, rng, horizon=horizon, concentration=0.3), H, F).values))
+    n = len(curves[0])
+    for a in alphas:
+        add(f"power law α={a:g}", power_law_spectrum(n, a))
+    return {"labels": np.array(labels), "curves": np.array(curves), "alpha": np.array(alphas_fit),
+            "shape": np.array([n_histories, n_futures * vocab_size])}
