@@ -43,8 +43,7 @@ import torch
 
 from logitrank.errors import InvalidInputError, ResumeError
 from logitrank.io import atomic_save_npz, atomic_write_json, config_hash, read_json
-from logitrank.theory.logit_matrix import (COLUMN_RULES, LogitMatrix, _as_sequence_list, _check_column_tokens,
-                                          _choose_columns)
+from logitrank.theory.logit_matrix import COLUMN_RULES, LogitMatrix, _as_sequence_list, _choose_columns
 
 __all__ = ["LogitGram", "LogitMatrixEngine", "engine_logit_matrix", "load_matrix_chunks"]
 
@@ -76,6 +75,18 @@ class LogitGram:
         """Singular values of L from the Gram's eigenvalues (negative rounding clipped to 0)."""
         ev = np.linalg.eigvalsh(self.gram)[::-1]
         return np.sqrt(np.clip(ev, 0.0, None))
+
+
+def _check_column_tokens(column_tokens, n_futures: int, vocab_size: int, k) -> np.ndarray:
+    cols = np.asarray(column_tokens)
+    if cols.ndim != 2 or cols.shape[0] != n_futures or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer):
+        raise InvalidInputError(f"column_tokens must be an integer array of shape (|F|={n_futures}, k), "
+                                f"got shape {cols.shape} and dtype {cols.dtype}")
+    if cols.min() < 0 or cols.max() >= vocab_size:
+        raise InvalidInputError(f"column_tokens must lie in the vocabulary [0, {vocab_size})")
+    if k is not None and int(k) != cols.shape[1]:
+        raise InvalidInputError(f"k={k} disagrees with column_tokens of width {cols.shape[1]}")
+    return cols.astype(np.int64)
 
 
 def _hash_sequences(seqs) -> str:
@@ -444,7 +455,7 @@ class LogitMatrixEngine:
         cols = g.column_tokens
         if cols.shape[0] != len(F):
             cols = np.tile(cols, (len(F), 1))
-        return LogitMatrix(vals, cols, H, F, g.rule if column_tokens is None else rule)
+        return LogitMatrix(vals, cols, H, F, g.rule)
 
 
 def load_matrix_chunks(run_dir: str | Path) -> np.ndarray:

@@ -133,9 +133,8 @@ def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str
     rule : column rule, one of :data:`COLUMN_RULES` (see module docstring).
     k : tokens per future for the top-k / random rules (ignored for ``"full"``).
     rng : generator for the ``"random"`` rule.
-    column_tokens : optional explicit ``(|F|, k)`` tokens per future; when given, no rule
-        chooses the columns (``rule`` is only recorded) — e.g. a target row that must share
-        the columns of a history matrix (LINGEN). ``k``, if given, must equal its width.
+    column_tokens : optional explicit ``(|F|, k)`` token ids per future; overrides ``rule``
+        (used to evaluate a new row, e.g. a LINGEN target, on another matrix's columns).
 
     Returns
     -------
@@ -144,36 +143,26 @@ def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str
     V = model.vocab_size
     H = _as_sequence_list(histories, "histories", V)
     F = _as_sequence_list(futures, "futures", V)
-    if column_tokens is not None:
-        cols = _check_column_tokens(column_tokens, len(F), V, k)
-        pairs = [np.concatenate([h, f]) for h in H for f in F]
-        full = centered_logits_of(model, pairs).reshape(len(H), len(F), V)
-        vals = np.take_along_axis(full, cols[None, :, :], axis=2).reshape(len(H), -1)
-        return LogitMatrix(vals, cols, H, F, rule)
     if rule not in COLUMN_RULES:
         raise InvalidInputError(f"unknown column rule {rule!r}; choose one of {COLUMN_RULES}")
-    if rule == "full":
+    if column_tokens is not None:
+        cols = np.asarray(column_tokens, dtype=np.int64)
+        if cols.ndim != 2 or cols.shape[0] != len(F) or cols.size == 0:
+            raise InvalidInputError(f"column_tokens must have shape (|F|={len(F)}, k), got {cols.shape}")
+        if cols.min() < 0 or cols.max() >= V:
+            raise InvalidInputError(f"column_tokens must lie in [0, {V})")
+        rule = "explicit"
+    elif rule == "full":
         k = V
     elif k is None or not (1 <= int(k) <= V):
         raise InvalidInputError(
             f"k={k} is out of range for the {rule!r} rule: need 1 <= k <= vocabulary size {V}")
     pairs = [np.concatenate([h, f]) for h in H for f in F]
     full = centered_logits_of(model, pairs).reshape(len(H), len(F), V)
-    cols = _choose_columns(model, H, F, rule, int(k), rng, full)
+    if column_tokens is None:
+        cols = _choose_columns(model, H, F, rule, int(k), rng, full)
     vals = np.take_along_axis(full, cols[None, :, :], axis=2).reshape(len(H), -1)
     return LogitMatrix(vals, cols.astype(np.int64), H, F, rule)
-
-
-def _check_column_tokens(column_tokens, n_futures: int, vocab_size: int, k) -> np.ndarray:
-    cols = np.asarray(column_tokens)
-    if cols.ndim != 2 or cols.shape[0] != n_futures or not np.issubdtype(cols.dtype, np.integer):
-        raise InvalidInputError(f"column_tokens must be an integer array of shape (|F|={n_futures}, k), "
-                                f"got shape {cols.shape} and dtype {cols.dtype}")
-    if cols.size and (cols.min() < 0 or cols.max() >= vocab_size):
-        raise InvalidInputError(f"column_tokens must lie in the vocabulary [0, {vocab_size})")
-    if k is not None and int(k) != cols.shape[1]:
-        raise InvalidInputError(f"k={k} disagrees with column_tokens of width {cols.shape[1]}")
-    return cols.astype(np.int64)
 
 
 def cutwise_futures(vocab_size: int, horizon: int, t: int) -> list[np.ndarray]:
