@@ -89,6 +89,17 @@ def _check_column_tokens(column_tokens, n_futures: int, vocab_size: int, k) -> n
     return cols.astype(np.int64)
 
 
+def _cache_bytes(cache) -> int:
+    """Bytes held by a KV cache (all layers, keys and values)."""
+    total = 0
+    for layer in getattr(cache, "layers", []):
+        for name in ("keys", "values"):
+            t = getattr(layer, name, None)
+            if isinstance(t, torch.Tensor):
+                total += t.numel() * t.element_size()
+    return total
+
+
 def _hash_sequences(seqs) -> str:
     h = hashlib.sha256()
     for s in seqs:
@@ -106,6 +117,8 @@ class LogitMatrixEngine:
     future_chunk : futures per streaming chunk (one Gram update, one checkpoint).
     max_batch_tokens : future tokens per forward pass (bounds activation and KV-copy memory).
     history_batch : histories per prefix forward pass.
+    max_kv_mib : budget for the copied history KV cache of one future forward pass (MiB);
+        with ``max_batch_tokens`` it bounds peak memory independently of |F|.
     head : ``"auto"`` (identity when it checks out, else full logits), ``"identity"`` or
         ``"logits"`` (always full logits through the model's own head).
     head_dtype : dtype of the centered unembedding products (float32 default; float64 on CPU
@@ -119,7 +132,7 @@ class LogitMatrixEngine:
     """
 
     def __init__(self, lm, *, future_chunk: int = 16, max_batch_tokens: int = 2048, history_batch: int = 32,
-                 head: str = "auto", head_dtype=torch.float32, progress: bool = True):
+                 max_kv_mib: float = 256.0, head: str = "auto", head_dtype=torch.float32, progress: bool = True):
         if future_chunk < 1 or max_batch_tokens < 1 or history_batch < 1:
             raise InvalidInputError("future_chunk, max_batch_tokens and history_batch must be >= 1")
         if head not in ("auto", "identity", "logits"):
@@ -130,6 +143,7 @@ class LogitMatrixEngine:
         self.future_chunk = int(future_chunk)
         self.max_batch_tokens = int(max_batch_tokens)
         self.history_batch = int(history_batch)
+        self.max_kv_mib = float(max_kv_mib)
         self.head_dtype = head_dtype
         self.progress = progress
         self.V = lm.vocab_size
@@ -297,8 +311,11 @@ class LogitMatrixEngine:
                 ids_f[r, :lens[j]] = torch.as_tensor(F_chunk[j])
             ids_f = ids_f.to(self.device)
             last_pos = torch.as_tensor(lens[full] - 1, device=self.device)
-            # Histories per forward so that (histories × futures × Lf) stays within the budget.
-            hb = max(1, self.max_batch_tokens // (len(full) * Lf))
+            # Histories per forward so that (histories × futures × Lf) future tokens and the
+            # copied KV of (histories × futures) rows both stay within their budgets.
+            rows_tok = self.max_batch_tokens // Lf
+            rows_kv = int(self.max_kv_mib * 2**20 // max(_cache_bytes(cache) // len(sel), 1))
+            hb = max(1, min(rows_tok, rows_kv) // len(full))
             for s in range(0, len(sel), hb):
                 rows = torch.arange(s, min(s + hb, len(sel)), device=self.device)
                 c = copy.deepcopy(cache)
@@ -467,6 +484,7 @@ def load_matrix_chunks(run_dir: str | Path) -> np.ndarray:
 
 
 _ENGINES: dict = {}
+_MEMO: dict = {}
 
 
 def engine_logit_matrix(model, histories, futures, *, rule: str = "full", k: int | None = None,
@@ -485,5 +503,20 @@ def engine_logit_matrix(model, histories, futures, *, rule: str = "full", k: int
     if eng is None or eng.lm is not model:
         eng = LogitMatrixEngine(model, progress=False)
         _ENGINES.clear()
+        _MEMO.clear()
         _ENGINES[id(model)] = eng
-    return eng.matrix(histories, futures, rule=rule, k=k, rng=rng, column_tokens=column_tokens)
+    # Deterministic requests (every rule but "random") are memoised: LINGEN asks for the
+    # same history matrix once per target.
+    key = None
+    if rule != "random" or column_tokens is not None:
+        key = (id(model), _hash_sequences(_as_sequence_list(histories, "histories", model.vocab_size)),
+               _hash_sequences(_as_sequence_list(futures, "futures", model.vocab_size)), rule, k,
+               None if column_tokens is None else _hash_sequences(np.asarray(column_tokens)))
+        if key in _MEMO:
+            return _MEMO[key]
+    res = eng.matrix(histories, futures, rule=rule, k=k, rng=rng, column_tokens=column_tokens)
+    if key is not None:
+        _MEMO[key] = res
+        while len(_MEMO) > 4:
+            _MEMO.pop(next(iter(_MEMO)))
+    return res
