@@ -20,7 +20,18 @@ from logitrank.errors import InvalidInputError
 from logitrank.real_models.loading import SMOLLM2, default_device, load_causal_lm, random_init_twin
 from logitrank.theory.sequence_model import SequenceModel
 
-__all__ = ["HFCausalLM"]
+__all__ = ["HFCausalLM", "cache_nbytes"]
+
+
+def cache_nbytes(cache) -> int:
+    """Bytes held by a transformers KV cache (all layers, keys and values)."""
+    total = 0
+    for layer in getattr(cache, "layers", []):
+        for name in ("keys", "values"):
+            t = getattr(layer, name, None)
+            if isinstance(t, torch.Tensor):
+                total += t.numel() * t.element_size()
+    return total
 
 
 class HFCausalLM(SequenceModel):
@@ -140,7 +151,8 @@ class HFCausalLM(SequenceModel):
         return out
 
     # --- KV reuse for prefix-plus-one-token queries -----------------------------------------
-    _KV_KEEP = 16   # unused query batches whose caches are kept (a used one is dropped)
+    _KV_KEEP = 16                 # unused query batches whose caches are kept (a used one is dropped)
+    _KV_MAX_BYTES = 512 * 2**20   # and at most this much KV memory
 
     def _cache_kw(self) -> str:
         params = inspect.signature(self.model.forward).parameters
@@ -162,7 +174,9 @@ class HFCausalLM(SequenceModel):
     def _remember(self, cache, block: np.ndarray) -> None:
         self._kv_batches[self._kv_next_id] = (cache, {tuple(r): i for i, r in enumerate(block.tolist())})
         self._kv_next_id += 1
-        while len(self._kv_batches) > self._KV_KEEP:
+        while len(self._kv_batches) > 1 and (
+                len(self._kv_batches) > self._KV_KEEP
+                or sum(cache_nbytes(c) for c, _ in self._kv_batches.values()) > self._KV_MAX_BYTES):
             self._kv_batches.popitem(last=False)
 
     def clear_kv_cache(self) -> None:

@@ -43,6 +43,7 @@ import torch
 
 from logitrank.errors import InvalidInputError, ResumeError
 from logitrank.io import atomic_save_npz, atomic_write_json, config_hash, read_json
+from logitrank.real_models.adapter import cache_nbytes
 from logitrank.theory.logit_matrix import COLUMN_RULES, LogitMatrix, _as_sequence_list, _choose_columns
 
 __all__ = ["LogitGram", "LogitMatrixEngine", "engine_logit_matrix", "load_matrix_chunks"]
@@ -87,17 +88,6 @@ def _check_column_tokens(column_tokens, n_futures: int, vocab_size: int, k) -> n
     if k is not None and int(k) != cols.shape[1]:
         raise InvalidInputError(f"k={k} disagrees with column_tokens of width {cols.shape[1]}")
     return cols.astype(np.int64)
-
-
-def _cache_bytes(cache) -> int:
-    """Bytes held by a KV cache (all layers, keys and values)."""
-    total = 0
-    for layer in getattr(cache, "layers", []):
-        for name in ("keys", "values"):
-            t = getattr(layer, name, None)
-            if isinstance(t, torch.Tensor):
-                total += t.numel() * t.element_size()
-    return total
 
 
 def _hash_sequences(seqs) -> str:
@@ -314,7 +304,7 @@ class LogitMatrixEngine:
             # Histories per forward so that (histories × futures × Lf) future tokens and the
             # copied KV of (histories × futures) rows both stay within their budgets.
             rows_tok = self.max_batch_tokens // Lf
-            rows_kv = int(self.max_kv_mib * 2**20 // max(_cache_bytes(cache) // len(sel), 1))
+            rows_kv = int(self.max_kv_mib * 2**20 // max(cache_nbytes(cache) // len(sel), 1))
             hb = max(1, min(rows_tok, rows_kv) // len(full))
             for s in range(0, len(sel), hb):
                 rows = torch.arange(s, min(s + hb, len(sel)), device=self.device)
