@@ -118,9 +118,9 @@ def compare(args, lm, log):
 
 def gpu_throughput(args, lm, log):
     from logitrank.real_models.engine import LogitMatrixEngine
-    H, F = _data(lm, args.gpu_histories, args.history_len, args.gpu_futures, args.future_len, args.seed)
+    H, F = _data(lm, args.gpu_histories, args.gpu_history_len, args.gpu_futures, args.gpu_future_len, args.seed)
     eng = LogitMatrixEngine(lm, future_chunk=args.gpu_future_chunk, max_batch_tokens=args.gpu_batch_tokens,
-                            history_batch=256, progress=True)
+                            history_batch=256, max_kv_mib=args.gpu_max_kv_mib, progress=True)
     eng.gram(H[:8], F[:8], rule="topk_average", k=args.k)           # warm-up
     torch.cuda.synchronize()
     eng.tokens_processed = 0
@@ -130,7 +130,8 @@ def gpu_throughput(args, lm, log):
     dt = time.perf_counter() - t0
     tps = g.tokens / dt
     mfu = tps * 2 * lm.n_parameters / H100_BF16_PEAK
-    log(f"GPU engine: |H| = {len(H)}, |F| = {len(F)}, k = {args.k}, dtype {args.dtype}: {dt:.1f} s, "
+    log(f"GPU engine: |H| = {len(H)} x {args.gpu_history_len} tokens, |F| = {len(F)} x {args.gpu_future_len} tokens, "
+        f"k = {args.k}, dtype {args.dtype}: {dt:.1f} s, "
         f"{g.tokens} tokens, {tps:,.0f} tokens/s, MFU {100 * mfu:.2f}% of 989 TFLOP/s "
         f"(2 × {lm.n_parameters / 1e6:.1f}M params per token; the top-k head and the Gram are extra work "
         f"not counted)")
@@ -154,6 +155,9 @@ def main(argv=None):
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--gpu-histories", type=int, default=1024)
     ap.add_argument("--gpu-futures", type=int, default=1024)
+    ap.add_argument("--gpu-history-len", type=int, default=32)
+    ap.add_argument("--gpu-future-len", type=int, default=8)
+    ap.add_argument("--gpu-max-kv-mib", type=float, default=16384)
     ap.add_argument("--gpu-future-chunk", type=int, default=64)
     ap.add_argument("--gpu-batch-tokens", type=int, default=65536)
     ap.add_argument("--out", type=Path, default=None, help="write the printed report here (Markdown)")

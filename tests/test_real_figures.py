@@ -54,3 +54,11 @@ def test_job_configs_are_serialisable():
         for profile in ("quick", "full"):
             json.dumps(job.config(profile))
     assert angles_config("quick")["ranks"]
+
+
+def test_real_cli_has_help():
+    from typer.testing import CliRunner
+
+    from logitrank.cli import app
+    res = CliRunner().invoke(app, ["real", "--help"])
+    assert res.exit_code == 0 and "spectrum" in res.output and "lingen" in res.output
