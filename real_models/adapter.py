@@ -65,6 +65,8 @@ class HFCausalLM(SequenceModel):
         self._kv_next_id = 0
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
+        # KV memory kept for reuse: more on a GPU, where batches are larger.
+        self._KV_MAX_BYTES = (8 if self.device.type == "cuda" else 0.5) * 2**30
         out = model.get_output_embeddings()
         self.vocab_size = int(out.weight.shape[0]) if out is not None else int(model.config.vocab_size)
         if prefix_tokens is None:
@@ -152,7 +154,7 @@ class HFCausalLM(SequenceModel):
 
     # --- KV reuse for prefix-plus-one-token queries -----------------------------------------
     _KV_KEEP = 16                 # unused query batches whose caches are kept (a used one is dropped)
-    _KV_MAX_BYTES = 512 * 2**20   # and at most this much KV memory
+    _KV_MAX_BYTES = 512 * 2**20   # and at most this much KV memory (8 GiB on CUDA, set in __init__)
 
     def _cache_kw(self) -> str:
         params = inspect.signature(self.model.forward).parameters

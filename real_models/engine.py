@@ -107,8 +107,12 @@ class LogitMatrixEngine:
     future_chunk : futures per streaming chunk (one Gram update, one checkpoint).
     max_batch_tokens : future tokens per forward pass (bounds activation and KV-copy memory).
     history_batch : histories per prefix forward pass.
-    max_kv_mib : budget for the copied history KV cache of one future forward pass (MiB);
-        with ``max_batch_tokens`` it bounds peak memory independently of |F|.
+    max_kv_mib : budget for the history KV cache of one future forward pass (MiB); with
+        ``max_batch_tokens`` it bounds peak memory independently of |F|.
+    packing : put all futures of a chunk into one row per history with a prefix-tree
+        attention mask (each future sees the history and its own earlier tokens; positions
+        restart after the history), so the history KV is never copied per future. With
+        ``packing=False`` the KV is repeated once per future instead (plain causal masks).
     head : ``"auto"`` (identity when it checks out, else full logits), ``"identity"`` or
         ``"logits"`` (always full logits through the model's own head).
     head_dtype : dtype of the centered unembedding products (float32 default; float64 on CPU
@@ -122,7 +126,8 @@ class LogitMatrixEngine:
     """
 
     def __init__(self, lm, *, future_chunk: int = 16, max_batch_tokens: int = 2048, history_batch: int = 32,
-                 max_kv_mib: float = 256.0, head: str = "auto", head_dtype=torch.float32, progress: bool = True):
+                 max_kv_mib: float = 256.0, packing: bool = True, head: str = "auto", head_dtype=torch.float32,
+                 progress: bool = True):
         if future_chunk < 1 or max_batch_tokens < 1 or history_batch < 1:
             raise InvalidInputError("future_chunk, max_batch_tokens and history_batch must be >= 1")
         if head not in ("auto", "identity", "logits"):
@@ -134,6 +139,7 @@ class LogitMatrixEngine:
         self.max_batch_tokens = int(max_batch_tokens)
         self.history_batch = int(history_batch)
         self.max_kv_mib = float(max_kv_mib)
+        self.packing = bool(packing)
         self.head_dtype = head_dtype
         self.progress = progress
         self.V = lm.vocab_size
@@ -208,6 +214,23 @@ class LogitMatrixEngine:
         logits = self.model(input_ids=ids, use_cache=True, logits_to_keep=keep, **kw).logits
         pos = torch.searchsorted(keep, last)
         return self._center(logits[rows, pos])
+
+    def _packed_forward(self, cache, ids: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor, ends: torch.Tensor):
+        """All futures of a chunk packed in one row per history (prefix-tree attention mask).
+
+        ``ids``/``pos``: (b, S); ``mask``: (b, 1, S, P + S) bool (True = attend); features at
+        the packed positions ``ends`` (the last token of each future) → (b, n, m).
+        """
+        self.tokens_processed += int(ids.numel())
+        if self.head_mode == "identity":
+            kw = {self._cache_kw(self._decoder): cache}
+            h = self._decoder(input_ids=ids, position_ids=pos, attention_mask=mask, use_cache=True,
+                              **kw).last_hidden_state
+            return h[:, ends].to(self.head_dtype)
+        kw = {self._cache_kw(self.model): cache}
+        logits = self.model(input_ids=ids, position_ids=pos, attention_mask=mask, use_cache=True,
+                            logits_to_keep=ends, **kw).logits
+        return self._center(logits)
 
     def _values(self, feats: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Centered logits at columns: feats (..., nf, m), cols (nf, k) → (..., nf, k)."""
@@ -295,6 +318,9 @@ class LogitMatrixEngine:
                 out[sel_t, j] = last
             if len(full) == 0:
                 continue
+            if self.packing:
+                self._packed_chunk(out, sel_t, cache, [F_chunk[j] for j in full], full)
+                continue
             Lf = int(lens[full].max())
             ids_f = torch.zeros((len(full), Lf), dtype=torch.long)
             for r, j in enumerate(full):
@@ -316,6 +342,36 @@ class LogitMatrixEngine:
                 out[sel_t[rows].unsqueeze(1), torch.as_tensor(full, device=self.device).unsqueeze(0)] = \
                     feats.reshape(len(rows), len(full), -1)
         return out
+
+    def _packed_chunk(self, out, sel_t, cache, futs, full_idx) -> None:
+        """Fill ``out[sel, full_idx]`` with one packed forward per group of histories."""
+        import copy
+        P = int(cache.get_seq_length())
+        lens = [len(f) for f in futs]
+        S = int(sum(lens))
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+        seg = np.repeat(np.arange(len(futs)), lens)                       # future of each packed token
+        within = np.arange(S) - np.repeat(starts, lens)                     # offset inside its future
+        ids = torch.as_tensor(np.concatenate(futs), dtype=torch.long, device=self.device)
+        pos = torch.as_tensor(P + within, device=self.device)
+        seg_t = torch.as_tensor(seg, device=self.device)
+        within_t = torch.as_tensor(within, device=self.device)
+        # Token q sees the whole prefix, and the tokens of its own future up to itself.
+        own = (seg_t[:, None] == seg_t[None, :]) & (within_t[None, :] <= within_t[:, None])
+        mask = torch.cat([torch.ones((S, P), dtype=torch.bool, device=self.device), own], dim=1)
+        ends = torch.as_tensor(starts + np.asarray(lens) - 1, device=self.device)
+        full_t = torch.as_tensor(full_idx, device=self.device)
+        n = len(sel_t)
+        row_bytes = max(cache_nbytes(cache) // max(n, 1), 1) * (P + S) / max(P, 1)
+        hb = max(1, min(self.max_batch_tokens // max(S, 1), int(self.max_kv_mib * 2**20 // row_bytes)))
+        for s in range(0, n, hb):
+            rows = torch.arange(s, min(s + hb, n), device=self.device)
+            c = copy.deepcopy(cache)
+            c.batch_select_indices(rows)
+            b = len(rows)
+            feats = self._packed_forward(c, ids.expand(b, -1), pos.expand(b, -1),
+                                         mask.expand(b, 1, -1, -1), ends)
+            out[sel_t[rows].unsqueeze(1), full_t.unsqueeze(0)] = feats
 
     def _topk_average(self, feats: torch.Tensor, k: int) -> np.ndarray:
         """Rule 'topk_average' for a chunk: top-k of (1/|H|) Σ_h P(z | h∘f), sorted token ids."""

@@ -42,6 +42,17 @@ def test_engine_matrix_equals_generic_path(lm, data, head, rule):
     assert _rel(got.values, ref.values) < 1e-5
 
 
+@pytest.mark.parametrize("head", ["auto", "logits"])
+def test_repeat_strategy_without_packing(lm, data, head):
+    """The KV-repeat strategy (no prefix-tree mask) gives the same matrix."""
+    H, F = data
+    eng = LogitMatrixEngine(lm, future_chunk=4, max_batch_tokens=24, head=head, packing=False, progress=False)
+    ref = extended_logit_matrix(lm, H, F, rule="topk_average", k=6)
+    got = eng.matrix(H, F, rule="topk_average", k=6)
+    np.testing.assert_array_equal(got.column_tokens, ref.column_tokens)
+    assert _rel(got.values, ref.values) < 1e-5
+
+
 @pytest.mark.parametrize("rule", ["full", "topk_average"])
 def test_streaming_gram_singular_values(lm, data, rule):
     """√eig of the streamed float64 Gram equals the dense SVD of the reference matrix."""
