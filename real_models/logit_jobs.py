@@ -40,7 +40,10 @@ def load_model(name: str = "smollm2", *, dtype: str = "float32", device=None, ra
     key = (name, dtype, str(device))
     if key not in _MODELS:
         _MODELS.clear()                         # one model family in memory at a time
-        _MODELS[key] = HFCausalLM.from_pretrained(name, dtype=dtype, device=device)
+        lm = HFCausalLM.from_pretrained(name, dtype=dtype, device=device)
+        if lm.device.type == "cuda":
+            lm.batch_size = 512                 # generic-path queries (sampling, LINGEN steps)
+        _MODELS[key] = lm
     lm = _MODELS[key]
     return lm.random_twin(int(random_init_seed)) if random_init_seed is not None else lm
 
@@ -48,7 +51,8 @@ def load_model(name: str = "smollm2", *, dtype: str = "float32", device=None, ra
 def _engine(lm, cfg):
     from logitrank.real_models.engine import LogitMatrixEngine
     return LogitMatrixEngine(lm, future_chunk=cfg.get("future_chunk", 16),
-                             max_batch_tokens=cfg.get("max_batch_tokens", 2048), progress=cfg.get("progress", True))
+                             max_batch_tokens=cfg.get("max_batch_tokens", 2048),
+                             max_kv_mib=cfg.get("max_kv_mib", 256), progress=cfg.get("progress", True))
 
 
 def _pack(seqs) -> np.ndarray:
@@ -63,7 +67,7 @@ def spectrum_config(profile: str) -> dict:
                 "n_futures": 1024, "future_length": 8, "k": 50, "rule": "topk_average", "seed": 0,
                 "twin_seed": 0, "factors": [1, 2, 4, 8, 16], "fit_range": [0.01, 0.5],
                 "ranks": [1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120, 200, 300, 500], "future_chunk": 64,
-                "max_batch_tokens": 32768}
+                "max_batch_tokens": 32768, "max_kv_mib": 8192}
     return {"model": "smollm2", "dtype": "float32", "n_histories": 48, "history_length": 20,
             "n_futures": 32, "future_length": 4, "k": 50, "rule": "topk_average", "seed": 0,
             "twin_seed": 0, "factors": [1, 2, 4], "fit_range": [0.01, 0.5],
@@ -117,7 +121,8 @@ def spectrum_compute(cfg: dict, out: Path) -> None:
 def angles_config(profile: str) -> dict:
     if profile == "full":
         return {"model": "smollm2", "dtype": "float32", "k": 50, "rule": "topk_average", "shuffle_seed": 1,
-                "ranks": [10, 50, 100], "seed": 0, "future_chunk": 64, "max_batch_tokens": 32768}
+                "ranks": [10, 50, 100], "seed": 0, "future_chunk": 64, "max_batch_tokens": 32768,
+                "max_kv_mib": 8192}
     return {"model": "smollm2", "dtype": "float32", "k": 50, "rule": "topk_average", "shuffle_seed": 1,
             "ranks": [5, 10, 20], "seed": 0, "future_chunk": 16, "max_batch_tokens": 2048}
 
