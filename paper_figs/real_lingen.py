@@ -42,7 +42,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
         ax.set_title(f"{OPTIONS[opt][0]}\npaper totals (OLMo-1b): {paper[0]} / {paper[1]} / {paper[2]}", fontsize=7)
         ax.set_xlabel("generation step")
         ax.legend(fontsize=6)
-    axes[0][0].set_ylabel("KL(P_true ‖ P_method), mean over targets × samples")
+    axes[0][0].set_ylabel("KL(P_true ‖ P_method), mean")
     return save(fig, figures_dir, NAME)
 
 
@@ -71,7 +71,8 @@ def claims(results_dir: Path) -> list[Claim]:
         n_t = r["lingen"].shape[0]
         beats = [t["lingen"] < t[b] for b in ("next_token_only", "last_m_tokens") if b in t]
         v = "yes" if all(beats) else ("partly" if any(beats) else "no")
-        setting = (f"SmolLM2-135M-Instruct, {name}; |H| = {cfg.get('n_histories')}, |F| = {cfg.get('n_futures')} "
+        empty = " + the empty future" if cfg.get("include_empty_future") else ""
+        setting = (f"SmolLM2-135M-Instruct, {name}; |H| = {cfg.get('n_histories')}, |F| = {cfg.get('n_futures')}{empty} "
                    f"(k = {cfg.get('k')}, {cfg.get('rule')}), {n_t} targets × {cfg.get('n_samples')} samples, "
                    f"{cfg.get('n_steps')} steps, KL(P_true ‖ P_method)")
         out.append(Claim("logits", f"LINGEN beats both baselines in total KL over 15 steps ({name})",

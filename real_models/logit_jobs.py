@@ -184,11 +184,12 @@ def angles_compute(cfg: dict, out: Path, inputs: dict) -> None:
 def lingen_config(profile: str) -> dict:
     if profile == "full":
         return {"model": "smollm2", "dtype": "float32", "n_histories": 256, "history_length": 24,
-                "n_futures": 128, "future_length": 8, "n_targets": 50, "target_length": 24, "n_samples": 5,
+                "n_futures": 128, "future_length": 8, "include_empty_future": True, "n_targets": 50, "target_length": 24, "n_samples": 5,
                 "n_steps": 15, "k": 50, "rule": "topk_average", "last_m": 5, "method": "lstsq", "seed": 10,
                 "shuffle_seed": 2, "options": ["in_distribution", "nonsense"]}
     return {"model": "smollm2", "dtype": "float32", "n_histories": 24, "history_length": 12,
-            "n_futures": 12, "future_length": 4, "n_targets": 2, "target_length": 12, "n_samples": 2,
+            "n_futures": 12, "future_length": 4, "include_empty_future": True, "n_targets": 2,
+            "target_length": 12, "n_samples": 2,
             "n_steps": 15, "k": 50, "rule": "topk_average", "last_m": 5, "method": "lstsq", "seed": 10,
             "shuffle_seed": 2, "options": ["in_distribution", "nonsense"]}
 
@@ -204,6 +205,10 @@ def lingen_compute(cfg: dict, out: Path) -> None:
     H = model_samples(lm, cfg["n_histories"], cfg["history_length"], seed)
     F = model_samples(lm, cfg["n_futures"], cfg["future_length"], seed + 1)
     targets = model_samples(lm, cfg["n_targets"], cfg["target_length"], seed + 2)
+    if cfg.get("include_empty_future", True):
+        # The empty future makes the fit see next-token logits too (generation step 1 needs
+        # exactly those); the other futures are model samples.
+        F = [np.zeros(0, dtype=np.int64)] + list(F)
     sets = {"in_distribution": (H, F),
             "nonsense": (token_shuffled(H, cfg["shuffle_seed"]), token_shuffled(F, cfg["shuffle_seed"] + 1))}
     arrays = {"targets": _pack(targets)}
