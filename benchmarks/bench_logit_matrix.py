@@ -183,8 +183,8 @@ def main(argv=None):
     from logitrank.real_models.adapter import HFCausalLM
     dev = torch.device(args.device)
     machine = (f"{torch.cuda.get_device_name(dev)}" if dev.type == "cuda"
-               else f"{args.threads}-core CPU share ({platform.processor() or platform.machine()}), this sandbox, "
-                    f"shared with other jobs")
+               else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, this sandbox, shared "
+                    f"with other jobs), {args.threads} torch thread(s)")
     log(f"# Benchmark: extended logit matrix L(H, F), SmolLM2-135M-Instruct ({args.dtype}) on {machine}")
     log("")
     log(f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
