@@ -187,8 +187,8 @@ def lingen_config(profile: str) -> dict:
                 "n_futures": 128, "future_length": 8, "include_empty_future": True, "n_targets": 50, "target_length": 24, "n_samples": 5,
                 "n_steps": 15, "k": 50, "rule": "topk_average", "last_m": 5, "method": "lstsq", "seed": 10,
                 "shuffle_seed": 2, "options": ["in_distribution", "nonsense"]}
-    return {"model": "smollm2", "dtype": "float32", "n_histories": 24, "history_length": 12,
-            "n_futures": 12, "future_length": 4, "include_empty_future": True, "n_targets": 2,
+    return {"model": "smollm2", "dtype": "float32", "n_histories": 48, "history_length": 12,
+            "n_futures": 16, "future_length": 4, "include_empty_future": True, "n_targets": 2,
             "target_length": 12, "n_samples": 2,
             "n_steps": 15, "k": 50, "rule": "topk_average", "last_m": 5, "method": "lstsq", "seed": 10,
             "shuffle_seed": 2, "options": ["in_distribution", "nonsense"]}
