@@ -95,11 +95,16 @@ class SpectralModel(SequenceModel):
         return np.log(p)
 
 
-def _unique_ids(block: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+def _unique_ids(block: np.ndarray, base: int) -> tuple[int, np.ndarray]:
+    """Number of distinct rows and each row's id (rows read as base-|Σ| integers when they fit)."""
     if block.shape[1] == 0:
-        return [()], np.zeros(block.shape[0], dtype=np.int64)
-    uniq, inv = np.unique(block, axis=0, return_inverse=True)
-    return [tuple(r) for r in uniq.tolist()], inv.reshape(-1)
+        return 1, np.zeros(block.shape[0], dtype=np.int64)
+    if block.shape[1] * np.log2(max(base, 2)) < 62:
+        codes = block @ (base ** np.arange(block.shape[1], dtype=np.int64))
+        uniq, inv = np.unique(codes, return_inverse=True)
+    else:
+        uniq, inv = np.unique(block, axis=0, return_inverse=True)
+    return len(uniq), inv.reshape(-1)
 
 
 class SpectralLearner:
@@ -195,10 +200,10 @@ class SpectralLearner:
         # Prefix basis P_t and each sample's row index (−1 if its prefix is not in P_t).
         prow = []
         for t in range(T + 1):
-            keys, inv = _unique_ids(Y[:, :t])
-            counts = np.bincount(inv, minlength=len(keys))
+            n_keys, inv = _unique_ids(Y[:, :t], V)
+            counts = np.bincount(inv, minlength=n_keys)
             top = np.argsort(-counts, kind="stable")[:m]
-            mapping = np.full(len(keys), -1)
+            mapping = np.full(n_keys, -1)
             mapping[top] = np.arange(len(top))
             prow.append(mapping[inv])
         # Suffix basis S_t: most frequent strings starting at position t (λ first).
@@ -208,10 +213,11 @@ class SpectralLearner:
             cand = []                                  # (count, ℓ, unique-id, inverse)
             per_len = []
             for ell in range(L + 1):
-                keys, inv = _unique_ids(Y[:, t:t + ell])
-                counts = np.bincount(inv, minlength=len(keys))
+                n_keys, inv = _unique_ids(Y[:, t:t + ell], V)
+                counts = np.bincount(inv, minlength=n_keys)
                 per_len.append(inv)
-                cand += [(int(c), ell, i) for i, c in enumerate(counts)]
+                top = np.argsort(-counts, kind="stable")[:m]    # only these can make the global top m
+                cand += [(int(counts[i]), ell, int(i)) for i in top]
             cand.sort(key=lambda x: (-x[0], x[1], x[2]))
             chosen = cand[:m]
             cols = []
