@@ -57,6 +57,10 @@ class Claim:
 class Job:
     """One figure: ``config(profile) -> dict``, ``compute(config, out_dir)``, and a figure module.
 
+    ``inputs`` names jobs whose results this one reads; they are run first and ``compute`` is
+    then called as ``compute(config, out_dir, {name: results_dir})``. Their result keys
+    enter this job's key, so new inputs invalidate the cached result.
+
     The figure module ``logitrank.paper_figs.<figure_module>`` provides
     ``plot(results_dir: Path, figures_dir: Path) -> list[Path]`` (PNG and PDF named after
     the job) and ``claims(results_dir: Path) -> list[Claim]``.
@@ -69,9 +73,11 @@ class Job:
     compute: Callable[[dict, Path], None]
     figure_module: str
     version: int = 1
+    inputs: tuple = ()
 
-    def key(self, profile: str) -> str:
-        return config_hash({"job": self.name, "version": self.version, "config": self.config(profile)})
+    def key(self, profile: str, input_keys: dict | None = None) -> str:
+        return config_hash({"job": self.name, "version": self.version, "config": self.config(profile),
+                            "inputs": input_keys or {}})
 
     def figures(self):
         return importlib.import_module(f"logitrank.paper_figs.{self.figure_module}")
@@ -88,8 +94,29 @@ def all_jobs() -> list[Job]:
     return jobs
 
 
-def _result_dir(results_root: Path, job: Job, profile: str) -> Path:
-    return Path(results_root) / job.name / f"{profile}-{job.key(profile)}"
+def _result_dir(results_root: Path, job: Job, profile: str, by_name: dict | None = None) -> Path:
+    input_keys = {}
+    for name in job.inputs:
+        if not by_name or name not in by_name:
+            raise InvalidInputError(f"job {job.name!r} reads job {name!r}, which is not registered")
+        input_keys[name] = _result_dir(results_root, by_name[name], profile, by_name).name
+    return Path(results_root) / job.name / f"{profile}-{job.key(profile, input_keys)}"
+
+
+def _with_inputs(selected: list[Job], by_name: dict) -> list[Job]:
+    """``selected`` plus the jobs they read, each after its inputs (report order otherwise)."""
+    order: list[Job] = []
+
+    def visit(job: Job, stack: tuple = ()):
+        if job.name in stack:
+            raise InvalidInputError(f"job inputs form a cycle: {' -> '.join(stack + (job.name,))}")
+        for name in job.inputs:
+            visit(by_name[name], stack + (job.name,))
+        if job not in order:
+            order.append(job)
+    for job in selected:
+        visit(job)
+    return order
 
 
 def run_jobs(*, profile: str = "quick", only: list[str] | None = None,
@@ -107,9 +134,10 @@ def run_jobs(*, profile: str = "quick", only: list[str] | None = None,
             raise InvalidInputError(f"unknown figure(s) {unknown}; choose from {sorted(known)}")
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
-    selected = [j for j in jobs if not only or j.name in only]
+    by_name = {j.name: j for j in jobs}
+    selected = _with_inputs([j for j in jobs if not only or j.name in only], by_name)
     for i, job in enumerate(selected, 1):
-        rdir = _result_dir(results_root, job, profile)
+        rdir = _result_dir(results_root, job, profile, by_name)
         done = rdir / "DONE.json"
         if done.exists() and not force:
             log(f"[{i}/{len(selected)}] {job.name}: cached results in {rdir}")
@@ -121,7 +149,11 @@ def run_jobs(*, profile: str = "quick", only: list[str] | None = None,
             t0 = time.perf_counter()
             cfg = job.config(profile)
             atomic_write_json(rdir / "config.json", cfg)
-            job.compute(cfg, rdir)
+            if job.inputs:
+                job.compute(cfg, rdir, {n: _result_dir(results_root, by_name[n], profile, by_name)
+                                        for n in job.inputs})
+            else:
+                job.compute(cfg, rdir)
             atomic_write_json(done, {"seconds": time.perf_counter() - t0, "profile": profile,
                                      "finished": datetime.datetime.now(datetime.timezone.utc).isoformat()})
             log(f"    done in {time.perf_counter() - t0:.1f} s")
@@ -131,7 +163,7 @@ def run_jobs(*, profile: str = "quick", only: list[str] | None = None,
     claims: list[Claim] = []
     finished = []
     for job in jobs:
-        rdir = _result_dir(results_root, job, profile)
+        rdir = _result_dir(results_root, job, profile, by_name)
         if (rdir / "DONE.json").exists():
             finished.append((job, rdir))
             claims.extend(job.figures().claims(rdir))

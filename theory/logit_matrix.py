@@ -122,7 +122,8 @@ def _choose_columns(model, histories, futures, rule, k, rng, full_rows) -> np.nd
 
 
 def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str = "full",
-                          k: int | None = None, rng: np.random.Generator | None = None) -> LogitMatrix:
+                          k: int | None = None, rng: np.random.Generator | None = None,
+                          column_tokens=None) -> LogitMatrix:
     """The extended logit matrix L(H, F) of Def. 2.2 (generic reference path).
 
     Parameters
@@ -132,6 +133,8 @@ def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str
     rule : column rule, one of :data:`COLUMN_RULES` (see module docstring).
     k : tokens per future for the top-k / random rules (ignored for ``"full"``).
     rng : generator for the ``"random"`` rule.
+    column_tokens : optional explicit ``(|F|, k)`` token ids per future; overrides ``rule``
+        (used to evaluate a new row, e.g. a LINGEN target, on another matrix's columns).
 
     Returns
     -------
@@ -142,14 +145,22 @@ def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str
     F = _as_sequence_list(futures, "futures", V)
     if rule not in COLUMN_RULES:
         raise InvalidInputError(f"unknown column rule {rule!r}; choose one of {COLUMN_RULES}")
-    if rule == "full":
+    if column_tokens is not None:
+        cols = np.asarray(column_tokens, dtype=np.int64)
+        if cols.ndim != 2 or cols.shape[0] != len(F) or cols.size == 0:
+            raise InvalidInputError(f"column_tokens must have shape (|F|={len(F)}, k), got {cols.shape}")
+        if cols.min() < 0 or cols.max() >= V:
+            raise InvalidInputError(f"column_tokens must lie in [0, {V})")
+        rule = "explicit"
+    elif rule == "full":
         k = V
     elif k is None or not (1 <= int(k) <= V):
         raise InvalidInputError(
             f"k={k} is out of range for the {rule!r} rule: need 1 <= k <= vocabulary size {V}")
     pairs = [np.concatenate([h, f]) for h in H for f in F]
     full = centered_logits_of(model, pairs).reshape(len(H), len(F), V)
-    cols = _choose_columns(model, H, F, rule, int(k), rng, full)
+    if column_tokens is None:
+        cols = _choose_columns(model, H, F, rule, int(k), rng, full)
     vals = np.take_along_axis(full, cols[None, :, :], axis=2).reshape(len(H), -1)
     return LogitMatrix(vals, cols.astype(np.int64), H, F, rule)
 

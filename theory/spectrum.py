@@ -1,0 +1,262 @@
+"""Spectrum tools for logit matrices (Golowich, Liu, Shetty 2025, §2–3).
+
+- Power-law fit of the singular values σ_i ≈ C·i^(−α) (§3.1). α = 1/2 is the phase
+  transition: for α > 1/2 the squared tail Σ_{i>r} σ_i² ≈ C² r^{1−2α}/(2α−1) does not depend
+  on the matrix size, so a constant rank reaches any fixed relative error; for α < 1/2 the
+  needed rank grows linearly with the size.
+- Average KL of the best rank-r approximation (Def. 3.1) and its bound (Fact B.2):
+  D = (1/(|H||F|)) Σ_{h,f} KL(softmax(L_{h,f}) ‖ softmax(A_{h,f})) ≤ ‖L − A‖²_F / (|H||F|).
+  (Hoeffding's lemma gives KL(softmax x ‖ softmax y) ≤ ‖x − y‖²_∞/2 ≤ ‖x − y‖²₂.)
+- α stability under subsampling of H and F by 2, 4, 8, 16 (the paper's scale test).
+- Principal angles between column spaces (Fig. 4), with a random-subspace baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.linalg
+
+from logitrank.errors import InvalidInputError
+from logitrank.theory.sequence_model import log_softmax
+
+__all__ = [
+    "singular_values",
+    "PowerLawFit",
+    "fit_power_law",
+    "relative_tail_error",
+    "rank_for_relative_error",
+    "AverageKL",
+    "average_kl_vs_rank",
+    "SubsampleStability",
+    "alpha_subsample_stability",
+    "principal_angle_cosines",
+    "random_subspace_cosines",
+]
+
+
+def _matrix(m) -> np.ndarray:
+    M = np.asarray(m, dtype=np.float64)
+    if M.ndim != 2 or M.size == 0:
+        raise InvalidInputError(f"expected a non-empty 2-D matrix, got shape {M.shape}")
+    if not np.all(np.isfinite(M)):
+        raise InvalidInputError("matrix contains NaN or infinite entries")
+    return M
+
+
+def singular_values(matrix) -> np.ndarray:
+    """Singular values in decreasing order (dense LAPACK SVD, float64)."""
+    return scipy.linalg.svdvals(_matrix(matrix))
+
+
+class PowerLawFit:
+    """Fit σ_i ≈ C·i^(−α) to a decreasing spectrum (Golowich et al. 2025, §3.1, Fig. 2).
+
+    Parameters
+    ----------
+    fit_range : (lo, hi)
+        Indices (1-based, inclusive) of the singular values used. Values in (0, 1] are
+        fractions of the spectrum length n. Default ``(0.01, 0.5)``: from
+        ``max(2, ⌈0.01·n⌉)`` to ``⌊0.5·n⌋`` — the top singular value (dominated by the
+        common direction of all rows) and the lower half (finite-size roll-off and the
+        numerical noise floor) are left out.
+
+    Attributes
+    ----------
+    alpha_ : fitted exponent α.
+    log_scale_ : fitted log C.
+    alpha_err_ : uncertainty of α: ``sqrt(se² + (Δ/2)²)`` with ``se`` the standard error of
+        the weighted least-squares slope and ``Δ`` the difference between the α fitted on
+        the lower and upper halves of the range (in log i) — the fit-range sensitivity,
+        which dominates for real spectra that are not exact power laws. It does not include
+        bias from noise (e.g. a noise floor, or re-sorting a noisy spectrum).
+    fit_range_ : (lo, hi) 1-based indices actually used.
+
+    Notes
+    -----
+    Least squares on (log i, log σ_i) with weights 1/i, i.e. equal weight per unit of
+    log i (an unweighted fit would be dominated by the many tail indices).
+    """
+
+    def __init__(self, *, fit_range=(0.01, 0.5)):
+        self.fit_range = fit_range
+
+    def _indices(self, n: int) -> tuple[int, int]:
+        lo, hi = self.fit_range
+        lo = max(2, int(np.ceil(lo * n))) if 0 < lo <= 1 and isinstance(lo, float) else int(lo)
+        hi = int(np.floor(hi * n)) if 0 < hi <= 1 and isinstance(hi, float) else int(hi)
+        hi = min(hi, n)
+        if hi - lo + 1 < 3:
+            raise InvalidInputError(
+                f"fit range {self.fit_range} leaves {max(hi - lo + 1, 0)} singular values of {n}; "
+                f"need at least 3 — use a larger matrix or a wider fit_range")
+        return lo, hi
+
+    @staticmethod
+    def _wls(i: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
+        """Weighted least squares of log σ on log i, weights ∝ 1/i; returns (α, log C, se(α))."""
+        x, y = np.log(i), np.log(s)
+        w = (1.0 / i) / (1.0 / i).mean()
+        X = np.stack([np.ones_like(x), x], axis=1)
+        XtWX = (X.T * w) @ X
+        beta = np.linalg.solve(XtWX, (X.T * w) @ y)
+        resid = y - X @ beta
+        sigma2 = float((w * resid ** 2).sum()) / max(len(x) - 2, 1)
+        cov = sigma2 * np.linalg.inv(XtWX)
+        return float(-beta[1]), float(beta[0]), float(np.sqrt(max(cov[1, 1], 0.0)))
+
+    def fit(self, singular_values) -> "PowerLawFit":
+        s = np.asarray(singular_values, dtype=np.float64).ravel()
+        if s.size < 3 or not np.all(np.isfinite(s)):
+            raise InvalidInputError("need at least 3 finite singular values")
+        s = np.sort(s)[::-1]
+        lo, hi = self._indices(s.size)
+        idx = np.arange(lo, hi + 1)
+        sel = s[lo - 1:hi]
+        if np.any(sel <= 0):
+            raise InvalidInputError(
+                f"singular values in the fit range {lo}..{hi} include zeros (the matrix has rank "
+                f"{int((s > 0).sum())}); restrict fit_range to the non-zero part")
+        self.alpha_, self.log_scale_, se = self._wls(idx.astype(float), sel)
+        mid = np.sqrt(lo * hi)
+        a_lo = self._wls(idx[idx <= mid].astype(float), sel[idx <= mid])[0] if (idx <= mid).sum() >= 3 else self.alpha_
+        a_hi = self._wls(idx[idx >= mid].astype(float), sel[idx >= mid])[0] if (idx >= mid).sum() >= 3 else self.alpha_
+        self.alpha_stderr_ = se
+        self.alpha_range_sensitivity_ = abs(a_lo - a_hi)
+        self.alpha_err_ = float(np.hypot(se, self.alpha_range_sensitivity_ / 2))
+        self.fit_range_ = (lo, hi)
+        return self
+
+    def predict(self, indices) -> np.ndarray:
+        """C·i^(−α) at the given 1-based indices."""
+        return np.exp(self.log_scale_) * np.asarray(indices, dtype=np.float64) ** (-self.alpha_)
+
+
+def fit_power_law(singular_values, **kwargs) -> PowerLawFit:
+    """Shorthand for ``PowerLawFit(**kwargs).fit(singular_values)``."""
+    return PowerLawFit(**kwargs).fit(singular_values)
+
+
+def relative_tail_error(singular_values) -> np.ndarray:
+    """e_r = sqrt(Σ_{i>r} σ_i² / Σ_i σ_i²) for r = 0 … n: relative Frobenius error of the best rank-r approximation."""
+    s2 = np.sort(np.asarray(singular_values, dtype=np.float64) ** 2)[::-1]
+    tail = np.concatenate([np.cumsum(s2[::-1])[::-1], [0.0]])
+    return np.sqrt(tail / tail[0])
+
+
+def rank_for_relative_error(singular_values, rel_err: float) -> int:
+    """Smallest r whose best rank-r approximation has relative Frobenius error ≤ ``rel_err``."""
+    if not (0 <= rel_err < 1):
+        raise InvalidInputError(f"rel_err must lie in [0, 1), got {rel_err}")
+    e = relative_tail_error(singular_values)
+    return int(np.argmax(e <= rel_err + 1e-15))
+
+
+@dataclasses.dataclass(frozen=True)
+class AverageKL:
+    """Average KL of the best rank-r approximations and its Frobenius bound (Def. 3.1, Fact B.2)."""
+
+    ranks: np.ndarray
+    average_kl: np.ndarray
+    frobenius_bound: np.ndarray
+
+
+def average_kl_vs_rank(values, k: int, ranks) -> AverageKL:
+    """D^avg_KL(L, A_r) for the best rank-r approximations A_r of L (truncated SVD).
+
+    Parameters
+    ----------
+    values : (|H|, |F|·k) extended logit matrix, columns future-major in blocks of k.
+    k : block length (tokens per future).
+    ranks : ranks r to evaluate.
+    """
+    L = _matrix(values)
+    if k < 1 or L.shape[1] % k:
+        raise InvalidInputError(f"k={k} does not divide the number of columns {L.shape[1]}")
+    ranks = np.asarray(sorted({int(r) for r in ranks}), dtype=np.int64)
+    if ranks.size == 0 or ranks[0] < 0 or ranks[-1] > min(L.shape):
+        raise InvalidInputError(f"ranks must lie in [0, {min(L.shape)}], got {ranks.tolist()}")
+    U, s, Vt = scipy.linalg.svd(L, full_matrices=False)
+    nH, nF = L.shape[0], L.shape[1] // k
+    logp = log_softmax(L.reshape(nH, nF, k))
+    p = np.exp(logp)
+    kl, bound = [], []
+    for r in ranks:
+        A = (U[:, :r] * s[:r]) @ Vt[:r]
+        logq = log_softmax(A.reshape(nH, nF, k))
+        kl.append(float((p * (logp - logq)).sum(axis=2).mean()))
+        bound.append(float((s[r:] ** 2).sum() / (nH * nF)))
+    return AverageKL(ranks, np.array(kl), np.array(bound))
+
+
+@dataclasses.dataclass(frozen=True)
+class SubsampleStability:
+    """Fitted α of random 1/factor subsamples of rows and future blocks."""
+
+    factors: np.ndarray
+    alpha_mean: np.ndarray
+    alpha_std: np.ndarray
+    shapes: list
+
+
+def alpha_subsample_stability(values, k: int, rng: np.random.Generator, *, factors=(1, 2, 4, 8, 16),
+                              n_repeats: int = 3, fit_range=(0.01, 0.5)) -> SubsampleStability:
+    """α of the matrix restricted to |H|/f histories and |F|/f futures, f in ``factors``.
+
+    The paper's scale test (§3.1): a genuine power law gives the same α at every size.
+    Each factor is repeated ``n_repeats`` times with fresh random subsets.
+    """
+    L = _matrix(values)
+    if k < 1 or L.shape[1] % k:
+        raise InvalidInputError(f"k={k} does not divide the number of columns {L.shape[1]}")
+    nH, nF = L.shape[0], L.shape[1] // k
+    blocks = L.reshape(nH, nF, k)
+    means, stds, shapes = [], [], []
+    for f in factors:
+        h, g = max(1, nH // f), max(1, nF // f)
+        if min(h, g * k) < 8:
+            raise InvalidInputError(f"factor {f} leaves a {h}×{g * k} matrix, too small to fit α; "
+                                    f"use fewer factors or a larger matrix")
+        alphas = []
+        for _ in range(n_repeats if f > 1 else 1):
+            rows = np.sort(rng.choice(nH, h, replace=False))
+            futs = np.sort(rng.choice(nF, g, replace=False))
+            sub = blocks[rows][:, futs].reshape(h, g * k)
+            alphas.append(PowerLawFit(fit_range=fit_range).fit(singular_values(sub)).alpha_)
+        means.append(float(np.mean(alphas)))
+        stds.append(float(np.std(alphas)))
+        shapes.append((h, g * k))
+    return SubsampleStability(np.asarray(factors), np.array(means), np.array(stds), shapes)
+
+
+def _top_left_basis(M: np.ndarray, rank: int) -> np.ndarray:
+    U, _, _ = scipy.linalg.svd(M, full_matrices=False)
+    return U[:, :rank]
+
+
+def principal_angle_cosines(A, B, rank: int) -> np.ndarray:
+    """Cosines of the principal angles between the column spaces of the rank-r approximations of A and B.
+
+    Both matrices have rows indexed by the same histories; their rank-r column spaces are
+    spanned by the top-r left singular vectors. Returns r cosines, largest first (Fig. 4).
+    """
+    A, B = _matrix(A), _matrix(B)
+    if A.shape[0] != B.shape[0]:
+        raise InvalidInputError(f"A and B must have the same rows (histories): {A.shape[0]} vs {B.shape[0]}")
+    if not (1 <= rank <= min(A.shape[0], A.shape[1], B.shape[1])):
+        raise InvalidInputError(f"rank={rank} out of range for shapes {A.shape}, {B.shape}")
+    c = scipy.linalg.svdvals(_top_left_basis(A, rank).T @ _top_left_basis(B, rank))
+    return np.clip(c, 0.0, 1.0)
+
+
+def random_subspace_cosines(n: int, rank: int, rng: np.random.Generator, n_draws: int = 20) -> np.ndarray:
+    """Mean principal-angle cosines between two Haar-random r-dim subspaces of R^n (the baseline)."""
+    if not (1 <= rank <= n):
+        raise InvalidInputError(f"need 1 <= rank <= n, got rank={rank}, n={n}")
+    out = np.zeros(rank)
+    for _ in range(n_draws):
+        Q1, _ = np.linalg.qr(rng.normal(size=(n, rank)))
+        Q2, _ = np.linalg.qr(rng.normal(size=(n, rank)))
+        out += np.clip(scipy.linalg.svdvals(Q1.T @ Q2), 0, 1)
+    return out / n_draws
