@@ -65,9 +65,9 @@ def _parity_compute(cfg: dict, out: Path) -> None:
 def _real_config(profile: str) -> dict:
     if profile == "full":
         return {"token_texts": [" red", " green", " blue", " yellow", " black", " white"], "horizon": 5,
-                "max_ranks": [1, 2, 4, 8, 16, None], "epsilon": 0.1, "max_epochs": 6, "tv_samples": 2000}
-    return {"token_texts": [" red", " green", " blue", " yellow"], "horizon": 4,
-            "max_ranks": [1, 2, 4, None], "epsilon": 0.1, "max_epochs": 3, "tv_samples": 300}
+                "max_ranks": [1, 2, 4, 8, 16, None], "epsilon": 0.1, "max_epochs": 30, "tv_samples": 4000}
+    return {"token_texts": [" red", " green", " blue", " yellow"], "horizon": 5,
+            "max_ranks": [1, 2, 4, 8, None], "epsilon": 0.1, "max_epochs": 20, "tv_samples": 1000}
 
 
 def _real_compute(cfg: dict, out: Path) -> None:
@@ -85,6 +85,6 @@ JOBS = [
         "Noisy parity: query learner (poly(n) queries) vs spectral learner (same budget in samples)",
         _parity_config, _parity_compute, "learning_parity"),
     Job("learning_smollm2", "logits",
-        "Query learner on SmolLM2 restricted to 4 colour tokens, T = 4 (experimental)",
+        "Query learner on SmolLM2 restricted to a few colour tokens, short horizon (experimental)",
         _real_config, _real_compute, "learning_real"),
 ]

@@ -32,9 +32,13 @@ class RestrictedVocabularyModel(SequenceModel):
         required when the base has none).
     prompt : sequence of base token ids, optional
         Prepended to every prefix (not part of the restricted sequences).
+    cache : bool, default False
+        Memoise logits per prefix (the base is deterministic), so that a learner's
+        queries, sampling and TV estimation share forward passes of an expensive base.
     """
 
-    def __init__(self, base: SequenceModel, token_ids, *, horizon: int | None = None, prompt=None) -> None:
+    def __init__(self, base: SequenceModel, token_ids, *, horizon: int | None = None, prompt=None,
+                 cache: bool = False) -> None:
         if not isinstance(base, SequenceModel):
             raise InvalidInputError(f"base must be a logitrank SequenceModel, got {type(base).__name__}")
         ids = np.asarray(token_ids, dtype=np.int64).reshape(-1)
@@ -57,6 +61,8 @@ class RestrictedVocabularyModel(SequenceModel):
                 f"({base.horizon})")
         self.base, self.token_ids, self.prompt = base, ids, prompt
         self.vocab_size, self.horizon = int(ids.size), int(horizon)
+        self._cache: dict[tuple, np.ndarray] | None = {} if cache else None
+        self.n_base_prefixes = 0     # prefixes actually sent to the base model
 
     def to_base(self, prefixes) -> np.ndarray:
         """Base-model token ids (prompt included) of a batch of restricted prefixes."""
@@ -64,7 +70,19 @@ class RestrictedVocabularyModel(SequenceModel):
         head = np.broadcast_to(self.prompt, (arr.shape[0], self.prompt.size))
         return np.concatenate([head, self.token_ids[arr]], axis=1)
 
-    def _logits(self, prefixes: np.ndarray) -> np.ndarray:
+    def _base_logits(self, prefixes: np.ndarray) -> np.ndarray:
         head = np.broadcast_to(self.prompt, (prefixes.shape[0], self.prompt.size))
         full = np.concatenate([head, self.token_ids[prefixes]], axis=1).astype(np.int64)
+        self.n_base_prefixes += prefixes.shape[0]
         return self.base.next_token_logits(full)[:, self.token_ids]
+
+    def _logits(self, prefixes: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            return self._base_logits(prefixes)
+        keys = [tuple(r) for r in prefixes.tolist()]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing:
+            arr = np.asarray(missing, dtype=np.int64).reshape(len(missing), prefixes.shape[1])
+            for k, row in zip(missing, self._base_logits(arr)):
+                self._cache[k] = row
+        return np.stack([self._cache[k] for k in keys])
