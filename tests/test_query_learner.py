@@ -147,3 +147,34 @@ def test_bounded_lp_respects_the_bound_and_is_optimal():
     # No bounded coefficient does better than the LP on row 0 (random search).
     trials = rng.uniform(-2, 2, size=(20000, 3))
     assert np.abs(trials @ A - c_true[0] @ A).max(axis=1).min() >= res[0] - 1e-6
+
+
+def _tiny_llama():
+    torch = pytest.importorskip("torch")
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def test_query_learner_on_a_restricted_tiny_llama():
+    """The learner runs unchanged on a wrapped causal LM restricted to 3 tokens (exact TV)."""
+    from logitrank.real_models.adapter import HFCausalLM
+    from logitrank.theory.restricted import RestrictedVocabularyModel
+    base = HFCausalLM(_tiny_llama(), None, prefix_tokens=[1])
+    M = RestrictedVocabularyModel(base, [3, 5, 7], horizon=3, prompt=[2, 9], cache=True)
+    learner = _fit(M, epsilon=0.05)
+    assert exact_tv_distance(M, learner.model_) <= 0.05
+    assert M.n_base_prefixes == 1 + 3 + 9          # the cache: each prefix reaches the LM once
+
+
+@pytest.mark.realmodel
+def test_smollm2_demo_small():
+    """SmolLM2 restricted to 3 colour tokens, T = 3: the uncapped learner is exact (all prefixes)."""
+    from logitrank.sim.learning import real_model_demo
+    res = real_model_demo(token_texts=(" red", " green", " blue"), horizon=3, max_ranks=(2, None),
+                          tv_samples=200, max_epochs=10)
+    capped, full = res["runs"]
+    assert full["tv_exact"] < 1e-6 and full["queries"] <= res["all_prefixes"] == 13
+    assert max(capped["ranks"]) <= 2 and 0 <= capped["tv"] <= 1
