@@ -178,3 +178,15 @@ def test_smollm2_demo_small():
     capped, full = res["runs"]
     assert full["tv_exact"] < 1e-6 and full["queries"] <= res["all_prefixes"] == 13
     assert max(capped["ranks"]) <= 2 and 0 <= capped["tv"] <= 1
+
+
+def test_learn_cli():
+    from typer.testing import CliRunner
+
+    from logitrank.cli import app
+    res = CliRunner().invoke(app, ["learn", "isan", "--vocab", "2", "--horizon", "3", "--dim", "1"])
+    assert res.exit_code == 0 and "exact TV" in res.output
+    bad = CliRunner().invoke(app, ["learn", "isan", "--dim", "0"])
+    assert bad.exit_code != 0 and isinstance(bad.exception, InvalidInputError)
+    res = CliRunner().invoke(app, ["learn", "parity", "--n-bits", "6"])
+    assert res.exit_code == 0 and "spectral learner" in res.output
