@@ -72,6 +72,10 @@ def claims(results_dir: Path) -> list[Claim]:
     need = ", ".join(f"n={d['n_bits']}: {d['samples_needed'] if d['reached'] else '> ' + str(d['trace'][-1][0])}"
                      for d in res["needed"])
     exact_max = max((r["n_bits"] for r in rows if r["tv_method"] == "exact"), default=None)
+    per_n = "; ".join(
+        f"n={n}: budget {int(np.median([r['budget'] for r in rows if r['n_bits'] == n]))}, TV query "
+        f"{max(r['query_tv'] for r in rows if r['n_bits'] == n):.2g} / spectral "
+        f"{np.median([r['spectral_tv'] for r in rows if r['n_bits'] == n]):.2f}" for n in ns)
     return [
         Claim("logits", "Noisy parity (logit rank 1) is learnable with poly(n) logit queries",
               "poly(d, |Σ|, T, 1/ε) queries (Thm 5.11); majority vote over e_i queries [MAUS]",
@@ -82,7 +86,7 @@ def claims(results_dir: Path) -> list[Claim]:
         Claim("logits", "…while learning it from samples is hard (LPN): the spectral learner with the same "
               "budget in samples fails",
               "hard from i.i.d. samples (paper 2, §1; LPN)",
-              f"spectral TV > 0.05 at n ∈ {s_fail_n} (n = {max(ns)}: TV {np.median([r['spectral_tv'] for r in big]):.3f}, "
+              f"{per_n}. Spectral TV > 0.05 at n ∈ {s_fail_n} (n = {max(ns)}: TV {np.median([r['spectral_tv'] for r in big]):.3f}, "
               f"≈ {rows[0]['tv_uniform_last_bit']:.2f} of a parity-blind model); ≤ 0.05 only at n ∈ "
               f"{spectral_ok_n or 'none'}; samples it needs: {need}",
               "cut-wise spectral WFA, rank 2 (the true probability rank), 256 most frequent prefixes/suffixes",
