@@ -12,6 +12,10 @@ from logitrank.errors import LogitRankError
 app = typer.Typer(help="logitrank: low-rank structure of language models — theory, simulation, real LLMs.",
                   no_args_is_help=True, add_completion=False)
 
+from logitrank.learn_cli import app as _learn_app  # noqa: E402
+
+app.add_typer(_learn_app, name="learn")
+
 
 @app.command()
 def figures(
