@@ -8,7 +8,12 @@ import numpy as np
 
 from logitrank.io import atomic_save_npz, atomic_write_json
 from logitrank.jobs import Job
-from logitrank.sim.experiments import cutwise_rank_vs_dimension, lingen_synthetic, phase_transition_ranks
+from logitrank.sim.experiments import (
+    cutwise_rank_vs_dimension,
+    lingen_synthetic,
+    phase_transition_ranks,
+    synthetic_spectra,
+)
 
 
 def _cutwise_config(profile: str) -> dict:
@@ -50,6 +55,26 @@ def _lingen_compute(cfg: dict, out: Path) -> None:
     atomic_save_npz(out / "lingen.npz", **{k: np.asarray(v) for k, v in res.items()})
 
 
+def _catalogue_config(profile: str) -> dict:
+    big = profile == "full"
+    return {"vocab_size": 8, "history_length": 6, "n_histories": 512 if big else 192,
+            "n_futures": 128 if big else 48, "max_future_length": 3, "dims": [2, 4, 8, 16],
+            "hmm_states": [2, 4, 8], "alphas": [0.3, 0.5, 0.8], "seed": 0}
+
+
+def _catalogue_compute(cfg: dict, out: Path, inputs: dict) -> None:
+    res = synthetic_spectra(**cfg)
+    real = {}
+    for label in ("trained", "untrained"):
+        a = np.load(inputs["real_spectrum"] / f"analysis_{label}.npz")
+        s = a["singular_values"]
+        real[label] = {"curve": s / s[0], "alpha": float(a["alpha"]), "alpha_err": float(a["alpha_err"])}
+    atomic_save_npz(out / "catalogue.npz", **{k: np.asarray(v) for k, v in res.items()},
+                    real_trained=real["trained"]["curve"], real_untrained=real["untrained"]["curve"],
+                    real_alpha=np.array([real["trained"]["alpha"], real["untrained"]["alpha"]]),
+                    real_alpha_err=np.array([real["trained"]["alpha_err"], real["untrained"]["alpha_err"]]))
+
+
 JOBS = [
     Job("cutwise_rank_vs_dimension", "logits", "Cut-wise logit rank vs hidden dimension (random ISANs, HMMs)",
         _cutwise_config, _cutwise_compute, "cutwise_rank"),
@@ -57,4 +82,7 @@ JOBS = [
         _phase_config, _phase_compute, "phase_transition"),
     Job("lingen_synthetic", "logits", "LINGEN vs baselines on random ISANs (exact) and HMMs",
         _lingen_config, _lingen_compute, "lingen_synthetic"),
+    Job("synthetic_vs_real_rank_curves", "logits",
+        "Normalised singular-value curves: random ISANs/HMMs, power laws, SmolLM2 and its random-init twin",
+        _catalogue_config, _catalogue_compute, "synthetic_vs_real", inputs=("real_spectrum",)),
 ]
