@@ -288,21 +288,34 @@ def centered_logit_identity_error(model, input_ids) -> dict:
             "n_positions": int(x.shape[0] * x.shape[1])}
 
 
-def concept_row_space_fraction(hidden_states, gamma, direction, *, rtol: float = 1e-6) -> dict:
-    """How much of a concept's logit-space vector lies in the row space of a logit matrix.
+def concept_row_space_fraction(hidden_states, gamma, directions, *, rtol: float = 1e-6) -> dict:
+    """How much of each concept's logit-space vector lies in the row space of a logit matrix.
 
     The centered logit matrix of n contexts is L = Φ (Ψ − ψ̄)ᵀ, ``(n, V)``; its row space is
-    (Ψ − ψ̄)·row(Φ). A concept direction γ̄_W ∈ ℝ^d acts on logits as the vector
-    (Ψ − ψ̄)λ̄ for a steering vector λ̄; we report, for λ̄ = the direction itself, the
-    fraction of its squared norm inside the row space of L, and the rank of L. With
-    contexts spanning ℝ^d the fraction is 1: concept directions live in the row space.
+    (Ψ − ψ̄)·row(Φ). A concept direction γ̄_W ∈ ℝ^d acts on the logits of all tokens as the
+    vector (Ψ − ψ̄)γ̄_W ∈ ℝ^V; we report the fraction of its squared norm inside row(L),
+    and the rank of L. When the contexts' hidden states span ℝ^d the fraction is 1:
+    concept directions then live in the row space of the logit matrix.
+
+    Parameters
+    ----------
+    hidden_states : Φ, ``(n, d)``; gamma : Ψ, ``(V, d)``; directions : ``(k, d)`` or ``(d,)``.
+
+    Returns
+    -------
+    dict with ``rank``, ``n_contexts`` and ``fractions`` (length k).
     """
     Phi = np.asarray(hidden_states, float)
     G = np.asarray(gamma, float)
+    D = np.atleast_2d(np.asarray(directions, float))
     Gc = G - G.mean(0)
-    L = Phi @ Gc.T
-    _, s, vt = np.linalg.svd(L, full_matrices=False)
-    r = int((s > rtol * s[0]).sum())
-    v = Gc @ np.asarray(direction, float)
-    proj = vt[:r] @ v
-    return {"rank": r, "fraction": float(proj @ proj / (v @ v)), "n_contexts": len(Phi)}
+    M = Gc.T @ Gc                                   # (d, d); row(L) = Gc · row(Φ)
+    # row(Φ) from the SVD of the small (n, d) matrix; L's row space is spanned by Gc Qᵀ, so
+    # projections reduce to d-dimensional algebra with M = Gcᵀ Gc (no V-sized matrices).
+    _, s, vt = np.linalg.svd(Phi, full_matrices=False)
+    Q = vt[s > rtol * s[0]]                        # (r, d) orthonormal rows
+    A = Q @ M @ Q.T                                 # Gram matrix of the spanning set Gc Qᵀ
+    b = Q @ M @ D.T                                 # (r, k) = (Gc Qᵀ)ᵀ (Gc δ)
+    inside = np.einsum("rk,rk->k", b, np.linalg.solve(A, b))
+    total = np.einsum("kd,de,ke->k", D, M, D)
+    return {"rank": int(len(Q)), "n_contexts": len(Phi), "fractions": (inside / total).tolist()}

@@ -131,7 +131,7 @@ def _sampled_contexts(model, tokenizer, n_seq: int, length: int, seed: int):
     x = torch.full((n_seq, 1), start, dtype=torch.long)
     with torch.no_grad():
         for _ in range(length - 1):
-            logits = model(input_ids=x).logits[:, -1].float()
+            logits = model(input_ids=x, logits_to_keep=1).logits[:, -1].float()
             nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)
             x = torch.cat([x, nxt], 1)
     return x
@@ -139,6 +139,18 @@ def _sampled_contexts(model, tokenizer, n_seq: int, length: int, seed: int):
 
 def compute_real_model(config: dict, out_dir: Path) -> None:
     """SmolLM2: cosine tables, steering, identity, row-space fractions, random twin."""
+    import torch
+    # On a loaded 2-core machine OpenMP threads spin against each other: one forward pass of
+    # SmolLM2 took 3.6 s with 2 threads and 0.06 s with 1 (measured here), so run single-threaded.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _compute_real_model(config, out_dir)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compute_real_model(config: dict, out_dir: Path) -> None:
     import torch
 
     from logitrank.real_models.linear_reps import (causal_whitening, centered_logit_identity_error,
@@ -171,15 +183,14 @@ def compute_real_model(config: dict, out_dir: Path) -> None:
     with torch.no_grad():
         H = model.get_decoder()(input_ids=seqs).last_hidden_state.double().reshape(-1, gamma.shape[1]).numpy()
     order = np.random.default_rng(config["seed"]).permutation(len(H))
-    rowspace = {}
-    for name in pairs.concepts:
-        tpn = pairs.token_pairs[name]
-        d = (gamma[tpn[:, 1]] - gamma[tpn[:, 0]]).mean(0)
-        rowspace[name] = [concept_row_space_fraction(H[order[:n]], gamma, d) for n in config["rowspace_contexts"]]
-    rng = np.random.default_rng(config["seed"])
-    rand_dir = rng.standard_normal(gamma.shape[1])
-    rowspace["random direction"] = [concept_row_space_fraction(H[order[:n]], gamma, rand_dir)
-                                    for n in config["rowspace_contexts"]]
+    names = pairs.concepts + ["random direction"]
+    dirs = np.array([(gamma[pairs.token_pairs[n][:, 1]] - gamma[pairs.token_pairs[n][:, 0]]).mean(0)
+                     for n in pairs.concepts] + [np.random.default_rng(config["seed"]).standard_normal(gamma.shape[1])])
+    rowspace = {n: [] for n in names}
+    for n_ctx in config["rowspace_contexts"]:
+        r = concept_row_space_fraction(H[order[:n_ctx]], gamma, dirs)
+        for name, f in zip(names, r["fractions"]):
+            rowspace[name].append({"n_contexts": r["n_contexts"], "rank": r["rank"], "fraction": f})
     norms = np.linalg.norm(gamma, axis=1)
     w = geo.eigenvalues
     tied = {"tie_word_embeddings": bool(getattr(model.config, "tie_word_embeddings", False)),
