@@ -34,7 +34,7 @@ def sim_cosines_config(profile: str) -> dict:
                                "adam": {"lr": 1e-3, "steps": {"3": 100000, "4": 100000, "5": 150000, "6": 200000,
                                                               "7": 300000}}},
                 "batch_size": 100, "edge_prob": 0.5, "keep_prob": 0.5}
-    return {"ms": [3, 4, 5, 6, 7], "runs": {str(m): 3 for m in range(3, 8)},
+    return {"ms": [3, 4, 5, 6, 7], "runs": {str(m): 5 for m in range(3, 8)},
             "optimizers": {"sgd": {"lr": 1.0, "steps": {"3": 3000, "4": 4000, "5": 6000, "6": 15000, "7": 30000}},
                            "adam": {"lr": 0.01, "steps": {"3": 3000, "4": 4000, "5": 5000, "6": 8000, "7": 10000}}},
             "batch_size": 100, "edge_prob": 0.5, "keep_prob": 0.5}
