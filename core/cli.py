@@ -59,6 +59,10 @@ from logitrank.real_models.cli import real_app  # noqa: E402
 
 app.add_typer(real_app, name="real")
 
+from logitrank.sim.representation_cli import app as _reps_app  # noqa: E402
+
+app.add_typer(_reps_app, name="reps")
+
 
 def main() -> None:
     """Entry point: run the app, turning package errors into a one-line message and exit code 2."""

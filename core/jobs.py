@@ -35,6 +35,7 @@ JOB_PROVIDERS = (
     "logitrank.sim.jobs",
     "logitrank.sim.learning_jobs",
     "logitrank.real_models.logit_jobs",
+    "logitrank.sim.representation_jobs",
 )
 
 
