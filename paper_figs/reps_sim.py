@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 
 from logitrank.io import read_json  # noqa: E402
 from logitrank.jobs import Claim  # noqa: E402
-from logitrank.sim.concept_training import PAPER_TABLE1_SGD, PAPER_TABLE2_ADAM  # noqa: E402
+from logitrank.sim.paper_numbers import PAPER_TABLE1_SGD, PAPER_TABLE2_ADAM  # noqa: E402
 
 NAME = "reps_sim_cosines"
 METRICS = ("unembedding", "embedding", "mixed")

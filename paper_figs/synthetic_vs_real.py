@@ -55,10 +55,15 @@ def claims(results_dir: Path) -> list[Claim]:
     isan = [(str(l), int(np.sum(c > 1e-10))) for l, c in zip(r["labels"], r["curves"]) if str(l).startswith("ISAN")]
     hmm = ", ".join(f"{l}: {_alpha_text(a)}" for l, a in zip(r["labels"], r["alpha"]) if str(l).startswith("HMM"))
     exact = all(int(l.split("=")[1]) >= n for l, n in isan)
+    ordered = r["real_alpha"][0] > 0.5 > r["real_alpha"][1]
+    # The paper's ordering (trained above 1/2, untrained below) decides; ISAN exactness is a check.
+    verdict = "no" if not exact else ("yes" if ordered else "partly")
     return [Claim(
         "logits", "Synthetic vs real rank curves: where real LMs sit between exact low rank and power laws",
         "trained LMs: α slightly above 1/2 (OLMo-7b 0.536); untrained below (0.374)",
         f"SmolLM2 α={r['real_alpha'][0]:.3f}±{r['real_alpha_err'][0]:.3f}, twin α={r['real_alpha'][1]:.3f}±"
         f"{r['real_alpha_err'][1]:.3f}; ISAN numerical ranks {', '.join(f'{l}: {n}' for l, n in isan)}; {hmm}",
-        f"synthetic {int(r['shape'][0])}×{int(r['shape'][1])} full-vocabulary matrices; real: see real_spectrum",
-        "yes" if exact else "no", NAME)]
+        f"synthetic {int(r['shape'][0])}×{int(r['shape'][1])} full-vocabulary matrices; real: see real_spectrum"
+        + ("" if ordered else "; 'partly': the synthetic curves behave as theory says, but SmolLM2's α does not "
+           "separate from its twin's at this size"),
+        verdict, NAME)]

@@ -10,7 +10,7 @@ from logitrank.jobs import all_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = ("__future__", "pathlib", "json", "math", "csv", "numpy", "matplotlib", "logitrank.jobs",
-           "logitrank.io", "logitrank.paper_figs")
+           "logitrank.io", "logitrank.paper_figs", "logitrank.sim.paper_numbers")
 
 
 def test_figure_modules_never_recompute():
