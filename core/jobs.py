@@ -33,6 +33,7 @@ VERDICTS = ("yes", "partly", "no", "n/a")
 #: Modules that define ``JOBS: list[Job]``; order is the order of the report.
 JOB_PROVIDERS = (
     "logitrank.sim.jobs",
+    "logitrank.real_models.weights_jobs",
 )
 
 
