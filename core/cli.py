@@ -51,6 +51,11 @@ def rank(
     typer.echo(f"cut-wise ranks t=0..{horizon - 1}: {cutwise_ranks(model)} (d = {dim})")
 
 
+from logitrank.real_models.weights_cli import app as _weights_app  # noqa: E402
+
+app.add_typer(_weights_app, name="weights")
+
+
 def main() -> None:
     """Entry point: run the app, turning package errors into a one-line message and exit code 2."""
     try:
