@@ -27,7 +27,8 @@ def sample_token_sequences(model, n_sequences: int, length: int, *, seed: int = 
                            bos_token_id: int | None = None, temperature: float = 1.0) -> torch.Tensor:
     """Sample ``(n_sequences, length)`` token ids from a causal LM, starting at BOS (seeded).
 
-    Plain ancestral sampling (no top-k/top-p), so the text is the model's own distribution.
+    Plain ancestral sampling (no top-k/top-p), so the text is the model's own distribution;
+    end-of-sequence is suppressed until ``length`` (``min_new_tokens``), so rows are full length.
     """
     if n_sequences < 1 or length < 2:
         raise InvalidInputError("need n_sequences >= 1 and length >= 2")
@@ -37,7 +38,7 @@ def sample_token_sequences(model, n_sequences: int, length: int, *, seed: int = 
     with torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
         torch.manual_seed(seed)
         with torch.no_grad():
-            out = model.generate(start, do_sample=True, max_new_tokens=length - 1, min_new_tokens=length - 1,
+            out = model.generate(start, attention_mask=torch.ones_like(start), do_sample=True, max_new_tokens=length - 1, min_new_tokens=length - 1,
                                  top_k=0, top_p=1.0, temperature=temperature,
                                  pad_token_id=getattr(model.config, "eos_token_id", None) or 0)
     return out[:, :length].cpu()
