@@ -79,7 +79,10 @@ def decile_removal(model, matrices: list[WeightMatrix], tokens: torch.Tensor, *,
         svds = []
         for wm in by_type[t]:
             w = check_matrix(wm.weight, wm.name)
-            u, s, vh = torch.linalg.svd(w.double(), full_matrices=False)
+            if w.device.type == "cpu":       # NumPy's LAPACK: much faster than torch's CPU svd here
+                u, s, vh = (torch.from_numpy(a) for a in np.linalg.svd(w.double().numpy(), full_matrices=False))
+            else:
+                u, s, vh = torch.linalg.svd(w.double(), full_matrices=False)
             svds.append((u, s, vh))          # s descending
         for di, d in enumerate(deciles):
             originals = []
