@@ -116,17 +116,30 @@ def _removal_config(profile: str) -> dict:
 
 
 def _removal_compute(cfg: dict, out: Path) -> None:
+    from logitrank.io import read_json
     from logitrank.real_models.removal import decile_removal
     from logitrank.real_models.weights import extract_weight_matrices
     model, _ = _load(cfg["model"])
     tokens = _sampled_tokens(model, cfg, out, "heldout")
-    res = decile_removal(model, extract_weight_matrices(model), tokens, types=cfg["types"])
-    atomic_save_npz(out / "removal.npz", perplexity=res.perplexity)
+    mats = extract_weight_matrices(model)
+    partial = out / "removal-partial.json"          # checkpoint: one matrix type at a time
+    done = read_json(partial) if partial.exists() else {}
+    base = None
+    for t in cfg["types"]:
+        if t in done:
+            continue
+        res = decile_removal(model, mats, tokens, types=[t])
+        base = res.base_perplexity
+        done[t] = {"perplexity": res.perplexity[0].tolist(), "base": base, "n_tokens": res.n_tokens}
+        atomic_write_json(partial, done)
+    ppl = np.array([done[t]["perplexity"] for t in cfg["types"]])
     shapes = {}
-    for wm in extract_weight_matrices(model):
+    for wm in mats:
         shapes.setdefault(wm.matrix_type, list(wm.shape))
-    atomic_write_json(out / "removal.json", {"types": list(res.types), "base_perplexity": res.base_perplexity,
-                                             "n_tokens": res.n_tokens, "shapes": shapes})
+    atomic_save_npz(out / "removal.npz", perplexity=ppl)
+    first = done[cfg["types"][0]]
+    atomic_write_json(out / "removal.json", {"types": list(cfg["types"]), "base_perplexity": first["base"],
+                                             "n_tokens": first["n_tokens"], "shapes": shapes})
 
 
 JOBS = [
