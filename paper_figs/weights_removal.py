@@ -26,7 +26,8 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     meta, delta = _load(results_dir)
     types = meta["types"]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(types) + 1.8))
-    im = ax.imshow(np.log10(np.maximum(delta, 0) + 1e-3), aspect="auto", cmap="magma")
+    shown = np.where(np.isfinite(delta), delta, np.nan)      # inf = perplexity overflow (model destroyed)
+    im = ax.imshow(np.log10(np.maximum(shown, 0) + 1e-3), aspect="auto", cmap="magma")
     for i in range(delta.shape[0]):
         for j in range(delta.shape[1]):
             ax.text(j, i, f"{delta[i, j]:.3g}", ha="center", va="center", fontsize=6, color="c")
