@@ -63,6 +63,10 @@ from logitrank.sim.representation_cli import app as _reps_app  # noqa: E402
 
 app.add_typer(_reps_app, name="reps")
 
+from logitrank.real_models.weights_cli import app as _weights_app  # noqa: E402
+
+app.add_typer(_weights_app, name="weights")
+
 
 def main() -> None:
     """Entry point: run the app, turning package errors into a one-line message and exit code 2."""

@@ -36,6 +36,7 @@ JOB_PROVIDERS = (
     "logitrank.sim.learning_jobs",
     "logitrank.real_models.logit_jobs",
     "logitrank.sim.representation_jobs",
+    "logitrank.real_models.weights_jobs",
 )
 
 
@@ -212,9 +213,13 @@ def write_results_md(path: Path, claims: list[Claim], finished, profile: str, fi
 def _write_index(figures_dir: Path, finished) -> None:
     cards = []
     for job, _ in finished:
+        # A job may write companion figures named <job>_<part>.png next to <job>.png.
+        pngs = sorted(p.name for p in Path(figures_dir).glob(f"{job.name}*.png")
+                      if p.stem == job.name or p.stem.startswith(job.name + "_"))
+        imgs = "".join(f"<p><a href='{Path(n).stem}.pdf'>{html.escape(Path(n).stem)} (PDF)</a></p>"
+                       f"<img src='{n}' alt='{html.escape(Path(n).stem)}'>" for n in pngs)
         cards.append(f"<section><h2>{html.escape(job.title)}</h2><p><code>{job.name}</code> · lens "
-                     f"{html.escape(job.lens)} · <a href='{job.name}.pdf'>PDF</a></p>"
-                     f"<img src='{job.name}.png' alt='{html.escape(job.title)}'></section>")
+                     f"{html.escape(job.lens)}</p>{imgs}</section>")
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>logitrank figures</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
             "section{border-bottom:1px solid #ccc;padding:1em 0}</style></head><body>"
