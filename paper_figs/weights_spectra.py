@@ -8,12 +8,14 @@ import numpy as np
 
 from logitrank.io import read_json
 from logitrank.jobs import Claim
-from logitrank.theory.rmt import GOE_SPACING_RATIO, marchenko_pastur_pdf
 
 TYPES = ("query", "key", "value", "attention_output", "gate", "up", "down")
 LABEL = {"smollm2": "SmolLM2-135M", "minilm": "all-MiniLM-L6-v2"}
 SHORT = {"query": "Q", "key": "K", "value": "V", "attention_output": "O", "gate": "gate", "up": "up", "down": "down"}
 
+
+#: Mean spacing ratio <r> of the GOE (Atas et al. 2013), the RMT reference for bulk level statistics.
+GOE_SPACING_RATIO = 0.5307
 
 def _load(results_dir: Path):
     cfg = read_json(results_dir / "config.json")
@@ -62,8 +64,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
                 sv = arr[f"{label}|{r['name']}|sv"]
                 shape = (r["rows"], r["cols"])
                 ax.hist(sv, bins=60, density=True, color="tab:blue" if label == "trained" else "tab:gray", alpha=0.7)
-                x = np.linspace(0, sv.max() * 1.02, 600)
-                ax.plot(x, marchenko_pastur_pdf(x, shape, r["sigma"]), "r-", lw=1)
+                ax.plot(arr[f"{label}|{r['name']}|mp_x"], arr[f"{label}|{r['name']}|mp_pdf"], "r-", lw=1)
                 for e in (r["lower_edge"], r["upper_edge"]):
                     ax.axvline(e, color="r", ls=":", lw=0.8)
                 ax.set_title(f"{SHORT[t]} {label} L{layer}\nout {r['n_below_band']}|{r['n_above_band']}", fontsize=7)

@@ -39,7 +39,7 @@ def _spectra_config(profile: str) -> dict:
 def _spectra_compute(cfg: dict, out: Path) -> None:
     from logitrank.real_models.loading import random_init_twin
     from logitrank.real_models.weights import analyze_weight_matrices, extract_weight_matrices, write_details_csv
-    from logitrank.theory.rmt import MarchenkoPasturFit
+    from logitrank.theory.rmt import MarchenkoPasturFit, marchenko_pastur_pdf
     for name in cfg["models"]:
         if (out / f"{name}.json").exists():          # checkpoint per model
             continue
@@ -56,6 +56,14 @@ def _spectra_compute(cfg: dict, out: Path) -> None:
             for wm in mats:
                 arrays[f"{label}|{wm.name}|sv"] = res.singular_values[wm.name]
             vec_mats = [wm for wm in mats if wm.layer == layer]
+            # The MP density drawn over each plotted histogram is computed here, so the
+            # figure module only reads results.
+            rows = {r["name"]: r for r in res.rows}
+            for wm in vec_mats:
+                r, sv = rows[wm.name], res.singular_values[wm.name]
+                x = np.linspace(0, float(np.max(sv)) * 1.02, 600)
+                arrays[f"{label}|{wm.name}|mp_x"] = x
+                arrays[f"{label}|{wm.name}|mp_pdf"] = marchenko_pastur_pdf(x, (r["rows"], r["cols"]), r["sigma"])
             vres = analyze_weight_matrices(vec_mats, vectors=True, power_law=False)
             for wm in vec_mats:
                 st = vres.vector_statistics[wm.name]
