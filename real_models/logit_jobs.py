@@ -95,10 +95,12 @@ def spectrum_config(profile: str) -> dict:
                 "twin_seed": 0, "factors": [1, 2, 4, 8, 16], "fit_range": [0.01, 0.5],
                 "ranks": [1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120, 200, 300, 500], "future_chunk": 64,
                 "max_batch_tokens": 32768, "max_kv_mib": 8192}
-    return {"model": "smollm2", "dtype": "float32", "n_histories": 48, "history_length": 20,
-            "n_futures": 32, "future_length": 4, "k": 50, "rule": "topk_average", "seed": 0,
-            "twin_seed": 0, "factors": [1, 2, 4], "fit_range": [0.01, 0.5],
-            "ranks": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 40], "future_chunk": 16, "max_batch_tokens": 2048}
+    # 128 × 3200: large enough to fit α over indices 2–64 and subsample 8×; ≈4 CPU minutes.
+    return {"model": "smollm2", "dtype": "float32", "n_histories": 128, "history_length": 20,
+            "n_futures": 64, "future_length": 4, "k": 50, "rule": "topk_average", "seed": 0,
+            "twin_seed": 0, "factors": [1, 2, 4, 8], "fit_range": [0.01, 0.5],
+            "ranks": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 120], "future_chunk": 16,
+            "max_batch_tokens": 2048}
 
 
 def spectrum_compute(cfg: dict, out: Path) -> None:
@@ -151,7 +153,7 @@ def angles_config(profile: str) -> dict:
                 "ranks": [10, 50, 100], "seed": 0, "future_chunk": 64, "max_batch_tokens": 32768,
                 "max_kv_mib": 8192}
     return {"model": "smollm2", "dtype": "float32", "k": 50, "rule": "topk_average", "shuffle_seed": 1,
-            "ranks": [5, 10, 20], "seed": 0, "future_chunk": 16, "max_batch_tokens": 2048}
+            "ranks": [5, 10, 20, 40], "seed": 0, "future_chunk": 16, "max_batch_tokens": 2048}
 
 
 def angles_compute(cfg: dict, out: Path, inputs: dict) -> None:
