@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from logitrank.io import read_json  # noqa: E402
-from logitrank.jobs import Claim  # noqa: E402
+from logitrank.io import read_json
+from logitrank.jobs import Claim
+from logitrank.paper_figs._style import plt, save
 
 NAME = "reps_real_model"
 
@@ -58,12 +55,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     ax.set_xticks(x, range(1, len(x) + 1))
     ax.set_title("within-concept cosine per concept", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths = [Path(figures_dir) / f"{NAME}.png", Path(figures_dir) / f"{NAME}.pdf"]
-    for p in paths:
-        fig.savefig(p, dpi=110)
-    plt.close(fig)
-    return paths
+    return save(fig, figures_dir, NAME)
 
 
 def claims(results_dir: Path) -> list[Claim]:

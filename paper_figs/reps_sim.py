@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from logitrank.io import read_json  # noqa: E402
-from logitrank.jobs import Claim  # noqa: E402
-from logitrank.sim.paper_numbers import PAPER_TABLE1_SGD, PAPER_TABLE2_ADAM  # noqa: E402
+from logitrank.io import read_json
+from logitrank.jobs import Claim
+from logitrank.paper_figs._style import plt, save
+from logitrank.sim.paper_numbers import PAPER_TABLE1_SGD, PAPER_TABLE2_ADAM
 
 NAME = "reps_sim_cosines"
 METRICS = ("unembedding", "embedding", "mixed")
@@ -57,13 +54,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
         im = axes[row, 1].imshow(heat, vmin=-1, vmax=1, cmap="RdBu_r")
         axes[row, 1].set_title(f"m={ms[-1]}: cos(Δ_i, Δ_j), mean over runs", fontsize=9)
         fig.colorbar(im, ax=axes[row, 1], fraction=0.046)
-    fig.tight_layout()
-    figures_dir = Path(figures_dir)
-    paths = [figures_dir / f"{NAME}.png", figures_dir / f"{NAME}.pdf"]
-    for p in paths:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return paths
+    return save(fig, figures_dir, NAME)
 
 
 def claims(results_dir: Path) -> list[Claim]:

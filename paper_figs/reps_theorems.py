@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from logitrank.io import read_json  # noqa: E402
-from logitrank.jobs import Claim  # noqa: E402
+from logitrank.io import read_json
+from logitrank.jobs import Claim
+from logitrank.paper_figs._style import plt, save
 
 NAME = "reps_theorems"
 LABELS = {"thm12": "Thm 12: exp(−uᵀv)", "thm14": "Thm 14: orthogonal start", "thm14_gauss": "Thm 14: Gaussian start",
@@ -42,12 +39,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlabel("GD step")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths = [Path(figures_dir) / f"{NAME}.png", Path(figures_dir) / f"{NAME}.pdf"]
-    for p in paths:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return paths
+    return save(fig, figures_dir, NAME)
 
 
 def claims(results_dir: Path) -> list[Claim]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from logitrank.io import read_json
 from logitrank.jobs import Claim
+from logitrank.paper_figs._style import plt, save
 
 TYPES = ("query", "key", "value", "attention_output", "gate", "up", "down")
 SHORT = {"query": "Q", "key": "K", "value": "V", "attention_output": "O", "gate": "gate", "up": "up", "down": "down"}
@@ -20,9 +21,6 @@ def _load(results_dir: Path):
 
 def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     """One panel per matrix type of the first analysed block: O_k vs singular value."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     meta, arr = _load(results_dir)
     layer = min(m["layer"] for m in meta["matrices"])
     fig, axes = plt.subplots(1, len(TYPES), figsize=(2.6 * len(TYPES), 2.8), squeeze=False)
@@ -44,13 +42,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     axes[0, 0].legend(fontsize=6)
     fig.suptitle(f"SmolLM2: overlap with activation-covariance eigenvectors ({meta['n_tokens']} model-sampled "
                  f"tokens; grey band: random vector mean ± 3 sd)", fontsize=8)
-    fig.tight_layout()
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    paths = [figures_dir / "weights_activations.png", figures_dir / "weights_activations.pdf"]
-    fig.savefig(paths[0], dpi=110)
-    fig.savefig(paths[1])
-    plt.close(fig)
-    return paths
+    return save(fig, figures_dir, "weights_activations")
 
 
 def _ends(meta, arr, label, t):

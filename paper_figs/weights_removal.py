@@ -9,6 +9,7 @@ import numpy as np
 
 from logitrank.io import read_json
 from logitrank.jobs import Claim
+from logitrank.paper_figs._style import plt, save
 
 SHORT = {"query": "Q", "key": "K", "value": "V", "attention_output": "O", "gate": "gate", "up": "up", "down": "down"}
 
@@ -27,9 +28,6 @@ def _load(results_dir: Path):
 
 
 def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     meta, delta = _load(results_dir)
     types = meta["types"]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(types) + 1.8))
@@ -44,13 +42,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     ax.set_title(f"SmolLM2: ΔPPL (base {meta['base_perplexity']:.2f}, {meta['n_tokens']} held-out model-sampled "
                  f"tokens); colour log10 ΔPPL", fontsize=8)
     fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    paths = [figures_dir / "weights_removal.png", figures_dir / "weights_removal.pdf"]
-    fig.savefig(paths[0], dpi=110)
-    fig.savefig(paths[1])
-    plt.close(fig)
-    return paths
+    return save(fig, figures_dir, "weights_removal")
 
 
 def claims(results_dir: Path) -> list[Claim]:

@@ -8,6 +8,7 @@ import numpy as np
 
 from logitrank.io import read_json
 from logitrank.jobs import Claim
+from logitrank.paper_figs._style import plt, save
 
 TYPES = ("query", "key", "value", "attention_output", "gate", "up", "down")
 LABEL = {"smollm2": "SmolLM2-135M", "minilm": "all-MiniLM-L6-v2"}
@@ -30,19 +31,8 @@ def _types(summary) -> list[str]:
     return [t for t in TYPES if t in present]
 
 
-def _save(fig, figures_dir: Path, stem: str) -> list[Path]:
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    paths = [figures_dir / f"{stem}.png", figures_dir / f"{stem}.pdf"]
-    fig.savefig(paths[0], dpi=110)
-    fig.savefig(paths[1])
-    return paths
-
-
 def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     """Spectra vs MP (main figure), plus weights_spectra_outliers and weights_spectra_localisation."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     cfg, data = _load(results_dir)
     models = list(data)
     paths: list[Path] = []
@@ -72,7 +62,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
             ax_row[0].set_ylabel(LABEL[name], fontsize=7)
     fig.suptitle("Singular values vs Marchenko–Pastur (red: MP with median-based sigma; dotted: band edges)", fontsize=9)
     fig.tight_layout()
-    paths += _save(fig, figures_dir, "weights_spectra")
+    paths += save(fig, figures_dir, "weights_spectra")
     plt.close(fig)
     # 2. outlier counts per type and layer (beyond the TW margin), below | above
     fig, axes = plt.subplots(len(models), 2, figsize=(9, 3.2 * len(models)), squeeze=False)
@@ -93,7 +83,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
             ax.set_title(f"{LABEL[name]} trained: outliers {'below' if ci == 0 else 'above'} band", fontsize=8)
             fig.colorbar(im, ax=ax)
     fig.tight_layout()
-    paths += _save(fig, figures_dir, "weights_spectra_outliers")
+    paths += save(fig, figures_dir, "weights_spectra_outliers")
     plt.close(fig)
     # 3. localisation: IPR relative to a random vector, by singular-value rank
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.4), squeeze=False)
@@ -117,7 +107,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
         ax.set_title(f"{LABEL[name]} block {layer}: right singular vectors (dotted: twin)", fontsize=8)
         ax.legend(fontsize=6, ncol=4)
     fig.tight_layout()
-    paths += _save(fig, figures_dir, "weights_spectra_localisation")
+    paths += save(fig, figures_dir, "weights_spectra_localisation")
     plt.close(fig)
     return paths
 
