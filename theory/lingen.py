@@ -25,7 +25,7 @@ import numpy as np
 
 from logitrank.errors import InvalidInputError
 from logitrank.theory.logit_matrix import centered_logits_of, extended_logit_matrix
-from logitrank.theory.sequence_model import SequenceModel, log_softmax
+from logitrank.theory.sequence_model import SequenceModel, log_softmax, sample_from_logits
 
 __all__ = ["LinGen", "lingen_step_logits", "lingen_generate", "LinGenEvaluation", "lingen_evaluate",
            "METHODS"]
@@ -101,12 +101,6 @@ def lingen_step_logits(model: SequenceModel, histories, coef, generated) -> np.n
     return np.einsum("h,nhv->nv", coef, L)
 
 
-def _sample_rows(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    p = np.exp(log_softmax(logits))
-    u = rng.random(p.shape[0])[:, None]
-    return np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), p.shape[1] - 1)
-
-
 def lingen_generate(model: SequenceModel, histories, coef, n_steps: int, rng: np.random.Generator,
                     n_samples: int = 1) -> np.ndarray:
     """Generate ``n_samples`` sequences of ``n_steps`` tokens with LINGEN, ``(n_samples, n_steps)``."""
@@ -114,7 +108,7 @@ def lingen_generate(model: SequenceModel, histories, coef, n_steps: int, rng: np
         raise InvalidInputError(f"need n_steps >= 1 and n_samples >= 1, got {n_steps}, {n_samples}")
     gen = np.zeros((n_samples, 0), dtype=np.int64)
     for _ in range(n_steps):
-        tok = _sample_rows(lingen_step_logits(model, histories, coef, gen), rng)
+        tok = sample_from_logits(lingen_step_logits(model, histories, coef, gen), rng)
         gen = np.concatenate([gen, tok[:, None]], axis=1)
     return gen
 
@@ -186,7 +180,7 @@ def lingen_evaluate(model: SequenceModel, target, histories, futures, *, n_steps
             else:
                 logits = lingen_step_logits(model, H, fits[name].coef_, gen)
             kls.append(_kl_rows(true_logits, logits))
-            gen = np.concatenate([gen, _sample_rows(logits, rng)[:, None]], axis=1)
+            gen = np.concatenate([gen, sample_from_logits(logits, rng)[:, None]], axis=1)
         per_step[name] = np.mean(kls, axis=1)
         samples[name] = gen
     return LinGenEvaluation(

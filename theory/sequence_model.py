@@ -30,6 +30,7 @@ __all__ = [
     "as_prefix_batch",
     "center_logits",
     "log_softmax",
+    "sample_from_logits",
     "softmax",
 ]
 
@@ -102,6 +103,16 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Softmax over the last axis (float64)."""
     return np.exp(log_softmax(logits))
+
+
+def sample_from_logits(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One token per row of ``logits`` ``(n, V)``, drawn from softmax(row) by inverse CDF.
+
+    Uses exactly one ``rng.random(n)`` draw, so seeded runs are reproducible.
+    """
+    p = softmax(logits)
+    u = rng.random(p.shape[0])[:, None]
+    return np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), p.shape[1] - 1)
 
 
 class SequenceModel(abc.ABC):
@@ -182,10 +193,7 @@ class SequenceModel(abc.ABC):
                 f"horizon is T={self.horizon}"
             )
         for _ in range(length):
-            p = softmax(self.next_token_logits(seqs))
-            u = rng.random(n)[:, None]
-            tok = (np.cumsum(p, axis=1) < u).sum(axis=1)
-            tok = np.minimum(tok, self.vocab_size - 1)
+            tok = sample_from_logits(self.next_token_logits(seqs), rng)
             seqs = np.concatenate([seqs, tok[:, None].astype(np.int64)], axis=1)
         return seqs[:, t0:]
 
