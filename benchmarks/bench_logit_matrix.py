@@ -78,7 +78,7 @@ def memory_probe(args) -> dict:
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.engine import LogitMatrixEngine
     torch.set_num_threads(args.threads)
-    lm = HFCausalLM.from_pretrained("smollm2", device="cpu")
+    lm = HFCausalLM.load("smollm2", device="cpu")
     H, F = _data(lm, args.histories, args.history_len, args.mem_futures, args.future_len, args.seed)
     eng = LogitMatrixEngine(lm, future_chunk=args.future_chunk, progress=False)
     eng.gram(H[:2], F[:2], rule="topk_average", k=args.k)          # warm-up outside the measurement
@@ -190,7 +190,7 @@ def main(argv=None):
     log(f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     log("")
     log("```")
-    lm = HFCausalLM.from_pretrained("smollm2", device=dev, dtype=args.dtype)
+    lm = HFCausalLM.load("smollm2", device=dev, dtype=args.dtype)
     res = compare(args, lm, log)
     if not args.skip_memory and dev.type == "cpu":
         mem = []

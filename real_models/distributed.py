@@ -28,10 +28,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from logitrank.errors import InvalidInputError
 from logitrank.io import atomic_save_npz, atomic_write_json
+from logitrank.real_models import text_sources as ts
+from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.engine import LogitGram, LogitMatrixEngine
+from logitrank.real_models.runtime import torch_threads
 
 __all__ = ["init_distributed", "distributed_gram", "load_spec_model", "spec_sequences", "run_spec", "main"]
 
@@ -41,7 +45,6 @@ def init_distributed() -> tuple[int, int]:
 
     Without torchrun (no ``WORLD_SIZE``) this is a single process: (0, 1), nothing initialised.
     """
-    import torch.distributed as dist
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return 0, 1
@@ -59,7 +62,6 @@ def distributed_gram(engine: LogitMatrixEngine, histories, futures, **gram_kw) -
     ``gram_kw`` as for :meth:`LogitMatrixEngine.gram` (``run_dir`` is per rank-safe: files
     carry the rank). Single process when no process group is initialised.
     """
-    import torch.distributed as dist
     if not (dist.is_available() and dist.is_initialized()):
         return engine.gram(histories, futures, **gram_kw)[0]
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -75,32 +77,15 @@ def distributed_gram(engine: LogitMatrixEngine, histories, futures, **gram_kw) -
                      float(stats[0]), int(stats[1]))
 
 
-def load_spec_model(spec: dict, device=None):
-    """The :class:`HFCausalLM` a spec names."""
-    from logitrank.real_models.adapter import HFCausalLM
-    from logitrank.real_models.loading import default_device
-    name = spec.get("model", "smollm2")
-    dtype = spec.get("dtype", "float32")
-    device = device or default_device()
-    kw = {}
-    if "prefix_tokens" in spec:
-        kw["prefix_tokens"] = spec["prefix_tokens"]
-    if spec.get("no_tokenizer"):
-        from transformers import AutoModelForCausalLM
-
-        from logitrank.real_models.loading import _resolve_dtype
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=_resolve_dtype(dtype), local_files_only=True)
-        lm = HFCausalLM(model.eval().to(device), None, name=str(name), **kw)
-    else:
-        lm = HFCausalLM.from_pretrained(name, dtype=dtype, device=device, **kw)
-    if spec.get("random_init_seed") is not None:
-        lm = lm.random_twin(int(spec["random_init_seed"]))
-    return lm
+def load_spec_model(spec: dict, device=None) -> HFCausalLM:
+    """The :class:`HFCausalLM` a spec names, via :meth:`HFCausalLM.load`."""
+    kw = {"prefix_tokens": spec["prefix_tokens"]} if "prefix_tokens" in spec else {}
+    return HFCausalLM.load(spec.get("model", "smollm2"), dtype=spec.get("dtype", "float32"), device=device,
+                           tokenizer=not spec.get("no_tokenizer"), twin_seed=spec.get("random_init_seed"), **kw)
 
 
 def spec_sequences(lm, part) -> list[np.ndarray]:
     """Histories or futures of a spec: explicit token lists or a ``{"source": …}`` dict."""
-    from logitrank.real_models import text_sources as ts
     if isinstance(part, dict):
         src = part.get("source")
         if src == "samples":
@@ -119,10 +104,14 @@ def spec_sequences(lm, part) -> list[np.ndarray]:
 
 def run_spec(spec: dict, out_dir: str | Path) -> LogitGram:
     """Run one spec in this process (inside torchrun: this rank's share, then all-reduce)."""
-    import torch.distributed as dist
     rank, world = init_distributed()
-    if world > 1 and not torch.cuda.is_available():
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) // world))
+    # CPU processes share the cores; on a GPU (or a single process) the count is left alone.
+    threads = max(1, (os.cpu_count() or 2) // world) if world > 1 and not torch.cuda.is_available() else None
+    with torch_threads(threads):
+        return _run_spec(spec, out_dir, rank, world)
+
+
+def _run_spec(spec: dict, out_dir, rank: int, world: int) -> LogitGram:
     device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else None
     lm = load_spec_model(spec, device=device)
     H = spec_sequences(lm, spec["histories"])
@@ -154,7 +143,6 @@ def main(argv=None) -> None:
     try:
         run_spec(spec, argv[1])
     finally:
-        import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
 

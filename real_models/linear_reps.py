@@ -11,7 +11,9 @@ within a concept against the cosines across concepts.
 
 The bridge to the logit lens: for a transformer the centered logit is
 L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄), with φ(p) the final-norm hidden state and ψ the LM-head
-rows (no bias), so every logit matrix factors through the unembedding geometry.
+rows (no bias), so every logit matrix factors through the unembedding geometry. γ and φ
+come from the model object: :meth:`HFCausalLM.unembedding` and
+:meth:`HFCausalLM.final_hidden_states` (:mod:`logitrank.real_models.adapter`).
 """
 
 from __future__ import annotations
@@ -21,17 +23,16 @@ import dataclasses
 import numpy as np
 import torch
 
-from logitrank.errors import InvalidInputError, ModelOutputError
+from logitrank.errors import InvalidInputError
+from logitrank.theory.concepts import mean_cross_cosine, mean_pairwise_cosine
 
 __all__ = [
     "ConceptPairs",
     "filter_single_token_pairs",
-    "unembedding_matrix",
     "causal_whitening",
     "CausalGeometry",
     "concept_cosine_tables",
     "ConceptCosines",
-    "final_hidden_states",
     "steering_ranks",
     "centered_logit_identity_error",
     "concept_row_space_fraction",
@@ -116,14 +117,6 @@ def filter_single_token_pairs(tokenizer, word_pairs: dict, *, leading_space: boo
     return ConceptPairs(token_pairs=token_pairs, words=words, skipped=skipped)
 
 
-def unembedding_matrix(model) -> np.ndarray:
-    """The LM-head rows γ(y), ``(vocab, hidden)`` float64 (tied models share them with the input)."""
-    head = model.get_output_embeddings()
-    if head is None or getattr(head, "bias", None) is not None and head.bias is not None:
-        raise ModelOutputError("need a linear LM head without bias (the centered-logit identity needs it)")
-    return head.weight.detach().double().cpu().numpy()
-
-
 @dataclasses.dataclass(frozen=True)
 class CausalGeometry:
     """Cov(γ) and its whitening: ⟨x, y⟩_C = xᵀ Cov(γ)⁻¹ y (Park et al. eq. 3.3).
@@ -202,7 +195,6 @@ def concept_cosine_tables(vectors, pairs: ConceptPairs) -> ConceptCosines:
 
     Pass raw γ for the Euclidean inner product, ``geometry.whiten(γ)`` for the causal one.
     """
-    from logitrank.theory.concepts import mean_cross_cosine, mean_pairwise_cosine
     X = np.asarray(vectors, float)
     names = pairs.concepts
     D = [X[tp[:, 1]] - X[tp[:, 0]] for tp in pairs.token_pairs.values()]
@@ -215,42 +207,17 @@ def concept_cosine_tables(vectors, pairs: ConceptPairs) -> ConceptCosines:
                           n_pairs=np.array([len(d) for d in D]))
 
 
-@torch.no_grad()
-def final_hidden_states(model, tokenizer, prompts, *, batch_size: int = 16) -> np.ndarray:
-    """φ(p): the final-norm hidden state at the last token of each prompt, ``(n, hidden)`` float64.
-
-    This is exactly the vector the LM head multiplies (Park et al.'s λ(x)). Prompts are
-    run one length-group at a time, so no padding enters.
-    """
-    if isinstance(prompts, str) or not len(prompts):
-        raise InvalidInputError("prompts must be a non-empty list of strings or token-id lists")
-    dev = next(model.parameters()).device
-    ids = [tokenizer.encode(p, add_special_tokens=False) if isinstance(p, str) else list(p) for p in prompts]
-    if any(len(i) == 0 for i in ids):
-        raise InvalidInputError("every prompt must have at least one token")
-    out = np.zeros((len(ids), model.config.hidden_size))
-    by_len: dict = {}
-    for n, i in enumerate(ids):
-        by_len.setdefault(len(i), []).append(n)
-    base = model.get_decoder() if hasattr(model, "get_decoder") else model.model
-    for _, rows in by_len.items():
-        for s in range(0, len(rows), batch_size):
-            chunk = rows[s:s + batch_size]
-            x = torch.tensor([ids[r] for r in chunk], device=dev)
-            h = base(input_ids=x).last_hidden_state[:, -1]
-            out[chunk] = h.double().cpu().numpy()
-    return out
-
-
-def steering_ranks(model, tokenizer, prompt: str, direction_vector, alphas, *, watch=(), top_k: int = 5):
+def steering_ranks(lm, prompt: str, direction_vector, alphas, *, watch=(), top_k: int = 5):
     """Next-token ranking after λ(x) + α·v for each α (Park et al. eq. 4.2, Table 1).
 
     ``direction_vector``: the steering vector v in hidden space (e.g.
     :meth:`CausalGeometry.steering_vector`). Returns a list of dicts per α with the top-k
-    tokens and the rank (0 = top) and logit of each ``watch`` word.
+    tokens and the rank (0 = top) and logit of each ``watch`` word. ``lm``: an
+    :class:`~logitrank.real_models.adapter.HFCausalLM` with a tokenizer.
     """
-    gamma = unembedding_matrix(model)
-    h = final_hidden_states(model, tokenizer, [prompt])[0]
+    tokenizer = lm.tokenizer
+    gamma = lm.unembedding()
+    h = lm.final_hidden_states([prompt])[0]
     v = np.asarray(direction_vector, float)
     watch_ids = {w: tokenizer.encode(w, add_special_tokens=False) for w in watch}
     rows = []
@@ -266,18 +233,18 @@ def steering_ranks(model, tokenizer, prompt: str, direction_vector, alphas, *, w
 
 
 @torch.no_grad()
-def centered_logit_identity_error(model, input_ids) -> dict:
+def centered_logit_identity_error(lm, input_ids) -> dict:
     """Check L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄) at every position of ``input_ids (n, t)``.
 
     Left: the model's logits minus their vocabulary mean. Right: final-norm hidden state
     times the centered LM-head rows. Returns the max absolute and max relative error and
-    the scale of the centered logits.
+    the scale of the centered logits. ``lm``: an :class:`~logitrank.real_models.adapter.HFCausalLM`.
     """
-    x = torch.as_tensor(np.asarray(input_ids), dtype=torch.long, device=next(model.parameters()).device)
+    x = torch.as_tensor(np.asarray(input_ids), dtype=torch.long, device=lm.device)
     if x.ndim != 2 or x.shape[1] == 0:
         raise InvalidInputError(f"input_ids must be (n, t) with t >= 1, got shape {tuple(x.shape)}")
-    base = model.get_decoder() if hasattr(model, "get_decoder") else model.model
-    phi = base(input_ids=x).last_hidden_state.double()
+    model = lm.model
+    phi = lm.decoder()(input_ids=x).last_hidden_state.double()
     logits = model(input_ids=x).logits.double()
     left = logits - logits.mean(-1, keepdim=True)
     psi = model.get_output_embeddings().weight.double()

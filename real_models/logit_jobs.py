@@ -20,7 +20,6 @@ for one GPU (the engine picks CUDA when available).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
 from pathlib import Path
@@ -29,54 +28,35 @@ import numpy as np
 
 from logitrank.io import atomic_save_npz, atomic_write_json
 from logitrank.jobs import Job
+from logitrank.real_models.adapter import HFCausalLM
+from logitrank.real_models.engine import LogitMatrixEngine, engine_logit_matrix, load_matrix_chunks
+from logitrank.real_models.runtime import torch_threads
+from logitrank.real_models.text_sources import model_samples, token_shuffled
+from logitrank.theory.lingen import lingen_evaluate
+from logitrank.theory.spectrum import (PowerLawFit, alpha_subsample_stability, average_kl_vs_rank,
+                                       principal_angle_cosines, random_subspace_cosines)
 
 __all__ = ["JOBS", "spectrum_config", "spectrum_compute", "angles_config", "angles_compute",
-           "lingen_config", "lingen_compute", "load_model"]
+           "lingen_config", "lingen_compute"]
 
-_MODELS: dict = {}
-
-
-def load_model(name: str = "smollm2", *, dtype: str = "float32", device=None, random_init_seed=None):
-    """Load (once per process) and wrap a causal LM; the random-init twin if a seed is given."""
-    from logitrank.real_models.adapter import HFCausalLM
-    key = (name, dtype, str(device))
-    if key not in _MODELS:
-        _MODELS.clear()                         # one model family in memory at a time
-        lm = HFCausalLM.from_pretrained(name, dtype=dtype, device=device)
-        if lm.device.type == "cuda":
-            lm.batch_size = 512                 # generic-path queries (sampling, LINGEN steps)
-        _MODELS[key] = lm
-    lm = _MODELS[key]
-    return lm.random_twin(int(random_init_seed)) if random_init_seed is not None else lm
-
-
-@contextlib.contextmanager
-def _cpu_threads(n: int):
-    """Run with ``n`` torch CPU threads, restoring the caller's setting afterwards.
-
-    The real-model jobs make many small forward passes; on the shared, oversubscribed
-    2-core machine one thread measured 2–10× faster than two for those (busy-waiting
-    OpenMP threads), so the quick profile uses one. On a GPU this does not matter.
-    """
-    import torch
-    old = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+def _load(cfg: dict, twin_seed=None) -> HFCausalLM:
+    """The job's model (or its random-init twin); larger generic-path batches on a GPU."""
+    lm = HFCausalLM.load(cfg["model"], dtype=cfg["dtype"], twin_seed=twin_seed)
+    if lm.device.type == "cuda":
+        lm.batch_size = 512                 # generic-path queries (sampling, LINGEN steps)
+    return lm
 
 
 def _with_threads(compute):
+    """Run ``compute`` with ``cfg["cpu_threads"]`` (default 1) torch threads, see :func:`torch_threads`."""
     @functools.wraps(compute)
     def run(cfg, out, *inputs):
-        with _cpu_threads(cfg.get("cpu_threads", 1)):
+        with torch_threads(cfg.get("cpu_threads", 1)):
             return compute(cfg, out, *inputs)
     return run
 
 
 def _engine(lm, cfg):
-    from logitrank.real_models.engine import LogitMatrixEngine
     return LogitMatrixEngine(lm, future_chunk=cfg.get("future_chunk", 16),
                              max_batch_tokens=cfg.get("max_batch_tokens", 2048),
                              max_kv_mib=cfg.get("max_kv_mib", 256), progress=cfg.get("progress", True))
@@ -105,10 +85,8 @@ def spectrum_config(profile: str) -> dict:
 
 def spectrum_compute(cfg: dict, out: Path) -> None:
     """Matrices of the model and its twin; α, subsample stability, KL vs rank for both."""
-    from logitrank.real_models.text_sources import model_samples
-    from logitrank.theory.spectrum import PowerLawFit, alpha_subsample_stability, average_kl_vs_rank
     out = Path(out)
-    lm = load_model(cfg["model"], dtype=cfg["dtype"])
+    lm = _load(cfg)
     H = model_samples(lm, cfg["n_histories"], cfg["history_length"], cfg["seed"])
     F = model_samples(lm, cfg["n_futures"], cfg["future_length"], cfg["seed"] + 1)
     atomic_save_npz(out / "sequences.npz", histories=_pack(H), futures=_pack(F))
@@ -116,12 +94,10 @@ def spectrum_compute(cfg: dict, out: Path) -> None:
     for label, model in (("trained", lm), ("untrained", None)):
         path = out / f"matrix_{label}.npz"
         if not path.exists():                    # resumable per model
-            m = model if model is not None else load_model(cfg["model"], dtype=cfg["dtype"],
-                                                           random_init_seed=cfg["twin_seed"])
+            m = model if model is not None else lm.twin(cfg["twin_seed"])
             t0 = time.perf_counter()
             eng = _engine(m, cfg)
             g, _ = eng.gram(H, F, rule=cfg["rule"], k=cfg["k"], run_dir=out / f"ckpt_{label}", save_matrix=True)
-            from logitrank.real_models.engine import load_matrix_chunks
             values = load_matrix_chunks(out / f"ckpt_{label}")
             atomic_save_npz(path, values=values, column_tokens=g.column_tokens,
                             singular_values_gram=g.singular_values(),
@@ -158,16 +134,13 @@ def angles_config(profile: str) -> dict:
 
 def angles_compute(cfg: dict, out: Path, inputs: dict) -> None:
     """Cosines of principal angles: real futures vs token-shuffled futures vs random subspaces."""
-    from logitrank.real_models.engine import load_matrix_chunks
-    from logitrank.real_models.text_sources import token_shuffled
-    from logitrank.theory.spectrum import principal_angle_cosines, random_subspace_cosines
     out = Path(out)
     src = Path(inputs["real_spectrum"])
     seqs = np.load(src / "sequences.npz")
     H, F = list(seqs["histories"]), list(seqs["futures"])
     real = np.load(src / "matrix_trained.npz")["values"].astype(np.float64)
     F_nonsense = token_shuffled(F, cfg["shuffle_seed"])
-    lm = load_model(cfg["model"], dtype=cfg["dtype"])
+    lm = _load(cfg)
     eng = _engine(lm, cfg)
     g, _ = eng.gram(H, F_nonsense, rule=cfg["rule"], k=cfg["k"], run_dir=out / "ckpt_nonsense", save_matrix=True)
     nonsense = load_matrix_chunks(out / "ckpt_nonsense").astype(np.float64)
@@ -198,11 +171,8 @@ def lingen_config(profile: str) -> dict:
 
 def lingen_compute(cfg: dict, out: Path) -> None:
     """LINGEN (Golowich et al. 2025, Alg. 1) per target and option; per-step KL per method."""
-    from logitrank.real_models.engine import engine_logit_matrix
-    from logitrank.real_models.text_sources import model_samples, token_shuffled
-    from logitrank.theory.lingen import lingen_evaluate
     out = Path(out)
-    lm = load_model(cfg["model"], dtype=cfg["dtype"])
+    lm = _load(cfg)
     seed = cfg["seed"]
     H = model_samples(lm, cfg["n_histories"], cfg["history_length"], seed)
     F = model_samples(lm, cfg["n_futures"], cfg["future_length"], seed + 1)

@@ -28,11 +28,12 @@ def decile_indices(n_values: int, decile: int, n_parts: int = 10) -> np.ndarray:
     return np.array_split(np.arange(n_values), n_parts)[decile - 1]
 
 
-def perplexity(model, tokens: torch.Tensor, *, batch_size: int = 8) -> float:
-    """Perplexity ``exp(mean NLL)`` of ``tokens`` (n, t) under a causal LM (all but the first token)."""
+def perplexity(lm, tokens: torch.Tensor, *, batch_size: int = 8) -> float:
+    """Perplexity ``exp(mean NLL)`` of ``tokens`` (n, t) under the causal LM ``lm`` (all but the first token)."""
     if tokens.ndim != 2 or tokens.shape[1] < 2:
         raise InvalidInputError("tokens must be (n_sequences, length >= 2)")
-    dev = next(model.parameters()).device
+    lm._require_causal("perplexity")
+    model, dev = lm.model, lm.device
     nll, count = 0.0, 0
     with torch.no_grad():
         for s in range(0, tokens.shape[0], batch_size):
@@ -59,13 +60,13 @@ class DecileRemoval:
         return self.perplexity - self.base_perplexity
 
 
-def decile_removal(model, matrices: list[WeightMatrix], tokens: torch.Tensor, *, types=None,
+def decile_removal(lm, matrices: list[WeightMatrix], tokens: torch.Tensor, *, types=None,
                    deciles=range(1, 11), batch_size: int = 8, progress=None) -> DecileRemoval:
     """Zero each decile of each type (all blocks at once) and measure perplexity on ``tokens``.
 
     The weights are modified in place and restored after every evaluation (the model is
     unchanged on return, also on error). ``matrices`` must be views of the model's own
-    parameters (from :func:`~logitrank.real_models.weights.extract_weight_matrices`).
+    parameters (from ``lm.weight_matrices()``).
     """
     types = tuple(types) if types is not None else tuple(dict.fromkeys(wm.matrix_type for wm in matrices))
     deciles = list(deciles)
@@ -74,7 +75,7 @@ def decile_removal(model, matrices: list[WeightMatrix], tokens: torch.Tensor, *,
         if not group:
             raise InvalidInputError(f"no matrices of type {t!r}; available: "
                                     f"{sorted({wm.matrix_type for wm in matrices})}")
-    base = perplexity(model, tokens, batch_size=batch_size)
+    base = perplexity(lm, tokens, batch_size=batch_size)
     ppl = np.full((len(types), len(deciles)), np.nan)
     for ti, t in enumerate(types):
         svds = []
@@ -95,7 +96,7 @@ def decile_removal(model, matrices: list[WeightMatrix], tokens: torch.Tensor, *,
                     originals.append(wm.weight.detach().clone())
                     with torch.no_grad():
                         wm.weight.sub_(delta.to(wm.weight.dtype))
-                ppl[ti, di] = perplexity(model, tokens, batch_size=batch_size)
+                ppl[ti, di] = perplexity(lm, tokens, batch_size=batch_size)
             finally:
                 with torch.no_grad():
                     for wm, orig in zip(by_type[t], originals):

@@ -24,14 +24,10 @@ def model_samples(lm, n: int, length: int, seed: int, *, prompt=None) -> list[np
     """``n`` sequences of ``length`` tokens sampled from the model (seeded, reproducible).
 
     Sampling is ancestral from the model's own softmax after its prefix tokens (e.g. BOS),
-    optionally after ``prompt`` (not returned).
+    optionally after ``prompt`` (not returned): ``lm.sample_tokens(n, length, seed)``
+    (:meth:`~logitrank.real_models.adapter.HFCausalLM.sample_tokens`, ``method="categorical"``).
     """
-    if n < 1 or length < 1:
-        raise InvalidInputError(f"need n >= 1 and length >= 1, got n={n}, length={length}")
-    out = lm.sample(int(n), int(length), np.random.default_rng(seed), prompt=prompt)
-    if hasattr(lm, "clear_kv_cache"):
-        lm.clear_kv_cache()
-    return [row.astype(np.int64) for row in out]
+    return list(lm.sample_tokens(int(n), int(length), seed, prompt=prompt))
 
 
 def _read_text(path) -> str:

@@ -336,9 +336,10 @@ def analyze_weight_matrices(matrices: list[WeightMatrix], *, device=None, dtype=
                            svd_seconds=t1 - t0, diagnostics_seconds=t2 - t1, device=str(dev))
 
 
-def analyze_model_weights(model: torch.nn.Module, *, include_embeddings: bool = False, **kwargs) -> WeightsAnalysis:
-    """:func:`extract_weight_matrices` then :func:`analyze_weight_matrices`."""
-    return analyze_weight_matrices(extract_weight_matrices(model, include_embeddings=include_embeddings), **kwargs)
+def analyze_model_weights(lm, *, include_embeddings: bool = False, **kwargs) -> WeightsAnalysis:
+    """``lm.weight_matrices()`` (an :class:`~logitrank.real_models.adapter.HFCausalLM`), then
+    :func:`analyze_weight_matrices`."""
+    return analyze_weight_matrices(lm.weight_matrices(include_embeddings=include_embeddings), **kwargs)
 
 
 def write_details_csv(analysis: WeightsAnalysis, path) -> Path:

@@ -5,17 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
+
+from logitrank.real_models.adapter import HFCausalLM
+from logitrank.real_models.removal import decile_removal
+from logitrank.real_models.weights import analyze_model_weights, write_details_csv
 
 app = typer.Typer(help="Weights lens: weight matrices vs random-matrix theory (Staats, Thamm & Rosenow 2024).",
                   no_args_is_help=True, add_completion=False)
-
-
-def _load(model: str):
-    from logitrank.real_models.loading import load_causal_lm, load_minilm
-    if model == "minilm":
-        return load_minilm()
-    return load_causal_lm(model)
 
 
 @app.command()
@@ -29,13 +27,8 @@ def analyze(
     device: Optional[str] = typer.Option(None, help="Torch device for the SVDs (default: cuda if available)."),
 ) -> None:
     """Per-type summary of MP consistency, outliers below|above the band, KS, spacing ratio and alpha."""
-    import numpy as np
-    from logitrank.real_models.loading import random_init_twin
-    from logitrank.real_models.weights import analyze_model_weights, write_details_csv
-    m, _ = _load(model)
-    if twin:
-        m = random_init_twin(m, seed)
-    res = analyze_model_weights(m, include_embeddings=include_embeddings, vectors=vectors, device=device)
+    lm = HFCausalLM.load(model, twin_seed=seed if twin else None)
+    res = analyze_model_weights(lm, include_embeddings=include_embeddings, vectors=vectors, device=device)
     typer.echo(f"{len(res.rows)} matrices; decomposition {res.svd_seconds:.1f} s on {res.device}, "
                f"diagnostics {res.diagnostics_seconds:.1f} s")
     typer.echo(f"{'type':18s} {'n':>4s} {'MP-consistent':>13s} {'below|above':>12s} {'KS':>6s} {'<r>':>6s} {'alpha':>6s}")
@@ -58,12 +51,10 @@ def removal(
     seed: int = typer.Option(2, help="Sampling seed of the held-out text."),
 ) -> None:
     """ΔPerplexity when one decile of singular values of one matrix type is zeroed in all blocks."""
-    from logitrank.real_models.activations import sample_token_sequences
-    from logitrank.real_models.removal import decile_removal
-    from logitrank.real_models.weights import extract_weight_matrices
-    m, _ = _load(model)
-    toks = sample_token_sequences(m, sequences, length, seed=seed)
-    res = decile_removal(m, extract_weight_matrices(m), toks, types=types)
+    import torch   # noqa: PLC0415  (torch only for this command's token tensor; loaded with the model anyway)
+    lm = HFCausalLM.load(model)
+    toks = torch.from_numpy(lm.sample_tokens(sequences, length, seed, method="generate"))
+    res = decile_removal(lm, lm.weight_matrices(), toks, types=types)
     typer.echo(f"base perplexity {res.base_perplexity:.3f} on {res.n_tokens} tokens; ΔPPL by decile (D1 = smallest):")
     for t, row in zip(res.types, res.delta_perplexity):
         typer.echo(f"{t:18s} " + " ".join(f"{v:9.3g}" for v in row))

@@ -12,21 +12,40 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from logitrank.io import atomic_save_npz, atomic_write_json
+from logitrank.io import atomic_save_npz, atomic_write_json, read_json
 from logitrank.jobs import Job
+from logitrank.real_models.activations import activation_overlaps
+from logitrank.real_models.adapter import HFCausalLM
+from logitrank.real_models.removal import decile_removal
+from logitrank.real_models.runtime import torch_threads
+from logitrank.real_models.weights import analyze_weight_matrices, write_details_csv
+from logitrank.theory.rmt import MarchenkoPasturFit, marchenko_pastur_pdf
 
 __all__ = ["JOBS"]
 
 
-def _load(name: str):
-    from logitrank.real_models.loading import load_minilm, load_smollm2
-    torch.set_num_threads(min(torch.get_num_threads(), 2) if not torch.cuda.is_available() else torch.get_num_threads())
-    return load_smollm2() if name == "smollm2" else load_minilm()
+def _load(name: str) -> HFCausalLM:
+    return HFCausalLM.load(name)
+
+
+def _threads() -> int:
+    """At most two torch CPU threads (this machine's cores); a GPU run keeps its count."""
+    n = torch.get_num_threads()
+    return n if torch.cuda.is_available() else min(n, 2)
+
+
+def _with_threads(compute):
+    @functools.wraps(compute)
+    def run(cfg, out, *inputs):
+        with torch_threads(_threads()):
+            return compute(cfg, out, *inputs)
+    return run
 
 
 # --------------------------------------------------------------------------- spectra
@@ -37,17 +56,14 @@ def _spectra_config(profile: str) -> dict:
 
 
 def _spectra_compute(cfg: dict, out: Path) -> None:
-    from logitrank.real_models.loading import random_init_twin
-    from logitrank.real_models.weights import analyze_weight_matrices, extract_weight_matrices, write_details_csv
-    from logitrank.theory.rmt import MarchenkoPasturFit, marchenko_pastur_pdf
     for name in cfg["models"]:
         if (out / f"{name}.json").exists():          # checkpoint per model
             continue
-        model, _ = _load(name)
+        lm = _load(name)
         summary = {}
         arrays = {}
-        for label, m in (("twin", random_init_twin(model, cfg["twin_seed"])), ("trained", model)):
-            mats = extract_weight_matrices(m)
+        for label, m in (("twin", lm.twin(cfg["twin_seed"])), ("trained", lm)):
+            mats = m.weight_matrices()
             res = analyze_weight_matrices(mats, mp_fit=MarchenkoPasturFit(tw_quantile=cfg["tw_quantile"]))
             write_details_csv(res, out / f"{name}-{label}-details.csv")
             summary[label] = {"rows": [dict(r) for r in res.rows], "svd_seconds": res.svd_seconds,
@@ -82,25 +98,21 @@ def _activations_config(profile: str) -> dict:
     return {"model": "smollm2", "n_sequences": 16, "length": 64, "layers": [15], "seed": 1, "twin_seed": 0}
 
 
-def _sampled_tokens(model, cfg: dict, out: Path, tag: str) -> torch.Tensor:
-    from logitrank.real_models.activations import sample_token_sequences
+def _sampled_tokens(lm, cfg: dict, out: Path, tag: str) -> torch.Tensor:
     path = out / f"tokens-{tag}.npz"
     if path.exists():
         return torch.from_numpy(np.load(path)["tokens"])
-    toks = sample_token_sequences(model, cfg["n_sequences"], cfg["length"], seed=cfg["seed"])
-    atomic_save_npz(path, tokens=toks.numpy())
-    return toks
+    toks = lm.sample_tokens(cfg["n_sequences"], cfg["length"], cfg["seed"], method="generate")
+    atomic_save_npz(path, tokens=toks)
+    return torch.from_numpy(toks)
 
 
 def _activations_compute(cfg: dict, out: Path) -> None:
-    from logitrank.real_models.activations import activation_overlaps
-    from logitrank.real_models.loading import random_init_twin
-    from logitrank.real_models.weights import extract_weight_matrices
-    model, _ = _load(cfg["model"])
-    tokens = _sampled_tokens(model, cfg, out, "activations")
+    lm = _load(cfg["model"])
+    tokens = _sampled_tokens(lm, cfg, out, "activations")
     arrays, meta = {}, []
-    for label, m in (("trained", model), ("twin", random_init_twin(model, cfg["twin_seed"]))):
-        mats = [wm for wm in extract_weight_matrices(m) if wm.layer in cfg["layers"]]
+    for label, m in (("trained", lm), ("twin", lm.twin(cfg["twin_seed"]))):
+        mats = [wm for wm in m.weight_matrices() if wm.layer in cfg["layers"]]
         shapes = {wm.name: list(wm.shape) for wm in mats}
         for r in activation_overlaps(m, mats, tokens, rng=np.random.default_rng(cfg["seed"])):
             key = f"{label}|{r.name}"
@@ -126,19 +138,16 @@ def _removal_config(profile: str) -> dict:
 
 
 def _removal_compute(cfg: dict, out: Path) -> None:
-    from logitrank.io import read_json
-    from logitrank.real_models.removal import decile_removal
-    from logitrank.real_models.weights import extract_weight_matrices
-    model, _ = _load(cfg["model"])
-    tokens = _sampled_tokens(model, cfg, out, "heldout")
-    mats = extract_weight_matrices(model)
+    lm = _load(cfg["model"])
+    tokens = _sampled_tokens(lm, cfg, out, "heldout")
+    mats = lm.weight_matrices()
     partial = out / "removal-partial.json"          # checkpoint: one matrix type at a time
     done = read_json(partial) if partial.exists() else {}
     base = None
     for t in cfg["types"]:
         if t in done:
             continue
-        res = decile_removal(model, mats, tokens, types=[t])
+        res = decile_removal(lm, mats, tokens, types=[t])
         base = res.base_perplexity
         done[t] = {"perplexity": res.perplexity[0].tolist(), "base": base, "n_tokens": res.n_tokens}
         atomic_write_json(partial, done)
@@ -154,9 +163,9 @@ def _removal_compute(cfg: dict, out: Path) -> None:
 
 JOBS = [
     Job("weights_spectra", "weights", "Weight spectra vs Marchenko–Pastur (SmolLM2, MiniLM, random-init twins)",
-        _spectra_config, _spectra_compute, "weights_spectra"),
+        _spectra_config, _with_threads(_spectra_compute), "weights_spectra"),
     Job("weights_activations", "weights", "Singular vectors vs activation-covariance eigenvectors (SmolLM2)",
-        _activations_config, _activations_compute, "weights_activations"),
+        _activations_config, _with_threads(_activations_compute), "weights_activations"),
     Job("weights_removal", "weights", "Perplexity change when one singular-value decile is removed (SmolLM2)",
-        _removal_config, _removal_compute, "weights_removal"),
+        _removal_config, _with_threads(_removal_compute), "weights_removal"),
 ]

@@ -189,7 +189,7 @@ def real_model_demo(base=None, *, token_texts=(" red", " green", " blue", " yell
     try:
         if base is None:
             from logitrank.real_models.adapter import HFCausalLM
-            base = HFCausalLM.from_pretrained()
+            base = HFCausalLM.load()
         ids = []
         for text in token_texts:
             tok = base.encode(text)

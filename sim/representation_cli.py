@@ -31,11 +31,11 @@ def simulate(
 def pairs(model: str = typer.Option("smollm2", help="Model alias, .gguf file, directory or hub id (cache only)."),
           verbose: bool = typer.Option(False, help="List every skipped pair.")) -> None:
     """Filter the built-in counterfactual word pairs to single tokens and report kept/skipped counts."""
+    from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.linear_reps import filter_single_token_pairs
-    from logitrank.real_models.loading import load_causal_lm
     from logitrank.real_models.word_pairs import WORD_PAIRS
-    _, tok = load_causal_lm(model, device="cpu")
-    res = filter_single_token_pairs(tok, WORD_PAIRS)
+    lm = HFCausalLM.load(model, device="cpu")
+    res = filter_single_token_pairs(lm.tokenizer, WORD_PAIRS)
     for name, c in res.counts().items():
         typer.echo(f"{name:22s} kept {c['kept']:3d}  skipped {c['skipped']:3d}")
         if verbose:
@@ -46,13 +46,12 @@ def pairs(model: str = typer.Option("smollm2", help="Model alias, .gguf file, di
 @app.command()
 def cosines(model: str = typer.Option("smollm2", help="Model alias, .gguf file, directory or hub id.")) -> None:
     """Within- vs across-concept cosines of unembedding differences, Euclidean and causal."""
-    from logitrank.real_models.linear_reps import (causal_whitening, concept_cosine_tables,
-                                                   filter_single_token_pairs, unembedding_matrix)
-    from logitrank.real_models.loading import load_causal_lm
+    from logitrank.real_models.adapter import HFCausalLM
+    from logitrank.real_models.linear_reps import causal_whitening, concept_cosine_tables, filter_single_token_pairs
     from logitrank.real_models.word_pairs import WORD_PAIRS
-    lm, tok = load_causal_lm(model, device="cpu")
-    p = filter_single_token_pairs(tok, WORD_PAIRS)
-    g = unembedding_matrix(lm)
+    lm = HFCausalLM.load(model, device="cpu")
+    p = filter_single_token_pairs(lm.tokenizer, WORD_PAIRS)
+    g = lm.unembedding()
     for label, X in (("Euclidean", g), ("causal", causal_whitening(g).whiten(g))):
         c = concept_cosine_tables(X, p)
         typer.echo(f"{label:10s} within {c.within:.3f}  across {c.across:.3f}  |across| {c.across_abs:.3f}")
@@ -65,18 +64,17 @@ def steer(prompt: str = typer.Option("Long live the", help="Context whose next t
           model: str = typer.Option("smollm2", help="Model alias or path.")) -> None:
     """Add α·Cov(γ)⁻¹γ̄_W to the final hidden state and print the top next tokens (Park et al. eq. 4.2)."""
     from logitrank.errors import InvalidInputError
-    from logitrank.real_models.linear_reps import (causal_whitening, filter_single_token_pairs, steering_ranks,
-                                                   unembedding_matrix)
-    from logitrank.real_models.loading import load_causal_lm
+    from logitrank.real_models.adapter import HFCausalLM
+    from logitrank.real_models.linear_reps import causal_whitening, filter_single_token_pairs, steering_ranks
     from logitrank.real_models.word_pairs import WORD_PAIRS
     if concept not in WORD_PAIRS:
         raise InvalidInputError(f"unknown concept {concept!r}; choose from {sorted(WORD_PAIRS)}")
-    lm, tok = load_causal_lm(model, device="cpu")
-    p = filter_single_token_pairs(tok, {concept: WORD_PAIRS[concept]})
-    g = unembedding_matrix(lm)
+    lm = HFCausalLM.load(model, device="cpu")
+    p = filter_single_token_pairs(lm.tokenizer, {concept: WORD_PAIRS[concept]})
+    g = lm.unembedding()
     tp = p.token_pairs[concept]
     v = causal_whitening(g).steering_vector((g[tp[:, 1]] - g[tp[:, 0]]).mean(0))
-    for row in steering_ranks(lm, tok, prompt, v, [float(a) for a in alphas.split(",")]):
+    for row in steering_ranks(lm, prompt, v, [float(a) for a in alphas.split(",")]):
         typer.echo(f"α={row['alpha']:.2f}: {row['top']}")
 
 
@@ -86,7 +84,7 @@ def identity(model: str = typer.Option("smollm2", help="Model alias or path."),
     """Check the centered-logit identity L[z|p] = φ(p)ᵀ(ψ(z) − ψ̄) at every position of a text."""
     import numpy as np
 
+    from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.linear_reps import centered_logit_identity_error
-    from logitrank.real_models.loading import load_causal_lm
-    lm, tok = load_causal_lm(model, device="cpu")
-    typer.echo(centered_logit_identity_error(lm, np.array([tok.encode(text)])))
+    lm = HFCausalLM.load(model, device="cpu")
+    typer.echo(centered_logit_identity_error(lm, np.array([lm.tokenizer.encode(text)])))

@@ -123,65 +123,48 @@ def real_model_config(profile: str) -> dict:
             "sample_len": 16, "seed": 0, "twin_seed": 0}
 
 
-def _sampled_contexts(model, tokenizer, n_seq: int, length: int, seed: int):
-    """Token sequences sampled from the model itself (seeded), starting from BOS-like token 0."""
-    import torch
-    gen = torch.Generator().manual_seed(seed)
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else 0
-    x = torch.full((n_seq, 1), start, dtype=torch.long)
-    with torch.no_grad():
-        for _ in range(length - 1):
-            logits = model(input_ids=x, logits_to_keep=1).logits[:, -1].float()
-            nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)
-            x = torch.cat([x, nxt], 1)
-    return x
-
-
 def compute_real_model(config: dict, out_dir: Path) -> None:
     """SmolLM2: cosine tables, steering, identity, row-space fractions, random twin."""
-    import torch
+    from logitrank.real_models.runtime import torch_threads
     # On a loaded 2-core machine OpenMP threads spin against each other: one forward pass of
     # SmolLM2 took 3.6 s with 2 threads and 0.06 s with 1 (measured here), so run single-threaded.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         _compute_real_model(config, out_dir)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _compute_real_model(config: dict, out_dir: Path) -> None:
     import torch
 
+    from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.linear_reps import (causal_whitening, centered_logit_identity_error,
                                                    concept_cosine_tables, concept_row_space_fraction,
-                                                   filter_single_token_pairs, steering_ranks, unembedding_matrix)
-    from logitrank.real_models.loading import load_causal_lm, random_init_twin
+                                                   filter_single_token_pairs, steering_ranks)
     from logitrank.real_models.word_pairs import WORD_PAIRS
     out_dir = Path(out_dir)
-    model, tok = load_causal_lm(config["model"], device="cpu")
-    pairs = filter_single_token_pairs(tok, WORD_PAIRS, leading_space=config["leading_space"])
-    gamma = unembedding_matrix(model)
+    lm = HFCausalLM.load(config["model"], device="cpu")
+    model = lm.model
+    pairs = filter_single_token_pairs(lm.tokenizer, WORD_PAIRS, leading_space=config["leading_space"])
+    gamma = lm.unembedding()
     geo = causal_whitening(gamma)
     euc = concept_cosine_tables(gamma, pairs)
     cau = concept_cosine_tables(geo.whiten(gamma), pairs)
-    twin = random_init_twin(model, config["twin_seed"])
-    tg = unembedding_matrix(twin)
+    twin = lm.twin(config["twin_seed"])
+    tg = twin.unembedding()
     twin_euc = concept_cosine_tables(tg, pairs)
     twin_cau = concept_cosine_tables(causal_whitening(tg).whiten(tg), pairs)
     del twin
     tp = pairs.token_pairs[config["steer_concept"]]
     direction = (gamma[tp[:, 1]] - gamma[tp[:, 0]]).mean(0)
     v = geo.steering_vector(direction)
-    steer = {p: steering_ranks(model, tok, p, v, config["alphas"], watch=config["watch"])
+    steer = {p: steering_ranks(lm, p, v, config["alphas"], watch=config["watch"])
              for p in config["steer_prompts"]}
     # Bridge: identity on sampled text, and concept directions in the logit matrix's row space.
     n_max = max(config["rowspace_contexts"])
     n_seq = -(-n_max // config["sample_len"])
-    seqs = _sampled_contexts(model, tok, n_seq, config["sample_len"], config["seed"])
-    ident = centered_logit_identity_error(model, seqs[:4].numpy())
+    seqs = torch.from_numpy(lm.sample_tokens(n_seq, config["sample_len"], config["seed"], method="multinomial"))
+    ident = centered_logit_identity_error(lm, seqs[:4].numpy())
     with torch.no_grad():
-        H = model.get_decoder()(input_ids=seqs).last_hidden_state.double().reshape(-1, gamma.shape[1]).numpy()
+        H = lm.decoder()(input_ids=seqs).last_hidden_state.double().reshape(-1, gamma.shape[1]).numpy()
     order = np.random.default_rng(config["seed"]).permutation(len(H))
     names = pairs.concepts + ["random direction"]
     dirs = np.array([(gamma[pairs.token_pairs[n][:, 1]] - gamma[pairs.token_pairs[n][:, 0]]).mean(0)

@@ -10,8 +10,9 @@ from logitrank.real_models.linear_reps import (
     concept_cosine_tables,
     filter_single_token_pairs,
     steering_ranks,
-    unembedding_matrix,
 )
+from logitrank.real_models.adapter import HFCausalLM
+from logitrank.real_models.runtime import torch_threads
 from logitrank.real_models.word_pairs import WORD_PAIRS
 
 pytestmark = pytest.mark.realmodel
@@ -19,13 +20,9 @@ pytestmark = pytest.mark.realmodel
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from logitrank.real_models.loading import load_smollm2
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)      # a loaded 2-core box: 1 thread is ~50x faster than 2 spinning ones
-    try:
-        yield load_smollm2(device="cpu")
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1):        # a loaded 2-core box: 1 thread is ~50x faster than 2 spinning ones
+        lm = HFCausalLM.load("smollm2", device="cpu")
+        yield lm, lm.tokenizer
 
 
 def test_centered_logit_identity_smollm2(smollm2):
@@ -42,7 +39,7 @@ def test_concepts_within_exceed_across_both_inner_products(smollm2):
     counts = pairs.counts()
     assert len(pairs.concepts) >= 10
     assert sum(c["skipped"] for c in counts.values()) > 0          # skips are recorded, not silent
-    gamma = unembedding_matrix(model)
+    gamma = model.unembedding()
     euc = concept_cosine_tables(gamma, pairs)
     cau = concept_cosine_tables(causal_whitening(gamma).whiten(gamma), pairs)
     assert euc.within > euc.across_abs + 0.1
@@ -53,10 +50,10 @@ def test_concepts_within_exceed_across_both_inner_products(smollm2):
 def test_steering_male_female_moves_king_to_queen(smollm2):
     model, tok = smollm2
     pairs = filter_single_token_pairs(tok, {"male⇒female": WORD_PAIRS["male⇒female"]})
-    gamma = unembedding_matrix(model)
+    gamma = model.unembedding()
     tp = pairs.token_pairs["male⇒female"]
     v = causal_whitening(gamma).steering_vector((gamma[tp[:, 1]] - gamma[tp[:, 0]]).mean(0))
-    rows = steering_ranks(model, tok, "Long live the", v, [0.0, 0.4, 0.8], watch=[" king", " queen", " King"])
+    rows = steering_ranks(model, "Long live the", v, [0.0, 0.4, 0.8], watch=[" king", " queen", " King"])
     q = [r["watch"][" queen"]["rank"] for r in rows]
     k = [r["watch"][" king"]["rank"] for r in rows]
     assert q[0] > q[1] > q[2] and k[0] < k[2]

@@ -13,8 +13,8 @@ from logitrank.real_models.linear_reps import (
     concept_row_space_fraction,
     filter_single_token_pairs,
     steering_ranks,
-    unembedding_matrix,
 )
+from logitrank.real_models.adapter import HFCausalLM
 
 
 class WordTokenizer:
@@ -44,8 +44,8 @@ def tiny():
     cfg = LlamaConfig(vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
                       tie_word_embeddings=False)
-    model = LlamaForCausalLM(cfg).eval()
-    return model, WordTokenizer(WORDS)
+    lm = HFCausalLM(LlamaForCausalLM(cfg).eval(), WordTokenizer(WORDS), prefix_tokens=[0])
+    return lm, lm.tokenizer
 
 
 def test_centered_logit_identity_tiny_llama(tiny):
@@ -130,11 +130,11 @@ def test_row_space_fraction_matches_svd_of_logit_matrix():
 
 def test_steering_moves_target_token_up(tiny):
     model, tok = tiny
-    gamma = unembedding_matrix(model)
+    gamma = model.unembedding()
     geo = causal_whitening(gamma)
     king, queen = tok.vocab["king"], tok.vocab["queen"]
     v = geo.steering_vector(gamma[queen] - gamma[king])
-    rows = steering_ranks(model, tok, "long live the", v, [0.0, 2.0, 8.0], watch=["king", "queen"])
+    rows = steering_ranks(model, "long live the", v, [0.0, 2.0, 8.0], watch=["king", "queen"])
     diff = [r["watch"]["queen"]["logit"] - r["watch"]["king"]["logit"] for r in rows]
     assert diff[0] < diff[1] < diff[2]
     assert rows[-1]["watch"]["queen"]["rank"] <= rows[0]["watch"]["queen"]["rank"]

@@ -8,11 +8,10 @@ pytestmark = pytest.mark.realmodel
 
 @pytest.fixture(scope="module")
 def lm():
-    import torch
-
     from logitrank.real_models.adapter import HFCausalLM
-    torch.set_num_threads(2)
-    return HFCausalLM.from_pretrained("smollm2", device="cpu")
+    from logitrank.real_models.runtime import torch_threads
+    with torch_threads(2):
+        yield HFCausalLM.load("smollm2", device="cpu")
 
 
 def test_paris_ranks_first(lm):
@@ -36,17 +35,17 @@ def test_engine_identity_and_values_on_smollm2(lm):
 
 
 def test_random_twin_is_untrained(lm):
-    twin = lm.random_twin(seed=0)
+    twin = lm.twin(seed=0)
     assert twin.n_parameters == lm.n_parameters
     logits = twin.next_token_logits(lm.encode("The capital of France is")[None])
     assert lm.decode([int(np.argmax(logits[0]))]) != " Paris"
-    assert np.array_equal(twin.next_token_logits([[5, 6]]), lm.random_twin(seed=0).next_token_logits([[5, 6]]))
+    assert np.array_equal(twin.next_token_logits([[5, 6]]), lm.twin(seed=0).next_token_logits([[5, 6]]))
 
 
 def test_unknown_model_path_is_a_clear_error():
     from logitrank.errors import ModelLoadError
     from logitrank.real_models.adapter import HFCausalLM
     with pytest.raises(ModelLoadError, match="neither an existing path"):
-        HFCausalLM.from_pretrained("no-such-model-dir")
+        HFCausalLM.load("no-such-model-dir")
     with pytest.raises(ModelLoadError, match="does not exist"):
-        HFCausalLM.from_pretrained("/nonexistent/model.gguf")
+        HFCausalLM.load("/nonexistent/model.gguf")

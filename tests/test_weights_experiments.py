@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from logitrank.errors import InvalidInputError
+from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.activations import activation_covariances, activation_overlaps
 from logitrank.real_models.removal import decile_indices, decile_removal, perplexity
 from logitrank.real_models.weights import extract_weight_matrices
@@ -14,9 +15,10 @@ from test_weights_extraction import tiny_llama
 
 def test_covariance_matches_manual_hook():
     model = tiny_llama()
+    lm = HFCausalLM(model, None)
     tokens = torch.randint(0, 64, (3, 12), generator=torch.Generator().manual_seed(0))
     mats = [wm for wm in extract_weight_matrices(model) if wm.layer == 1 and wm.matrix_type in ("down", "query")]
-    covs = activation_covariances(model, mats, tokens, batch_size=2)
+    covs = activation_covariances(lm, mats, tokens, batch_size=2)
     seen = {}
     mod = model.model.layers[1].mlp.down_proj
 
@@ -36,9 +38,10 @@ def test_covariance_matches_manual_hook():
 
 def test_overlaps_in_range():
     model = tiny_llama()
+    lm = HFCausalLM(model, None)
     tokens = torch.randint(0, 64, (4, 20), generator=torch.Generator().manual_seed(1))
     mats = [wm for wm in extract_weight_matrices(model) if wm.layer == 0]
-    res = activation_overlaps(model, mats, tokens, rng=np.random.default_rng(0))
+    res = activation_overlaps(lm, mats, tokens, rng=np.random.default_rng(0))
     for r in res:
         assert np.all(r.overlap <= 1 + 1e-9) and np.all(r.overlap >= 1 / np.sqrt(r.input_dim) - 1e-9)
         assert r.band[1] < r.band[0] < r.band[2]
@@ -53,13 +56,14 @@ def test_decile_indices_partition():
 
 def test_removal_restores_weights():
     model = tiny_llama()
+    lm = HFCausalLM(model, None)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     tokens = torch.randint(0, 64, (2, 16), generator=torch.Generator().manual_seed(2))
-    res = decile_removal(model, extract_weight_matrices(model), tokens, types=["down"], deciles=[1, 10])
+    res = decile_removal(lm, extract_weight_matrices(model), tokens, types=["down"], deciles=[1, 10])
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k                  # restored exactly
     assert res.perplexity.shape == (1, 2)
-    assert res.base_perplexity == pytest.approx(perplexity(model, tokens))
+    assert res.base_perplexity == pytest.approx(perplexity(lm, tokens))
     assert res.delta_perplexity[0, 1] != 0                   # the largest decile changed the model (random: any sign)
 
 
@@ -67,13 +71,14 @@ def test_removal_zeroes_smallest_decile(monkeypatch):
     """While decile 1 is removed, the matrix has exactly its smallest 10% singular values at 0."""
     import logitrank.real_models.removal as rem
     model = tiny_llama()
+    lm = HFCausalLM(model, None)
     mats = extract_weight_matrices(model)
     wm = next(w for w in mats if w.matrix_type == "up" and w.layer == 0)
     s0 = np.linalg.svd(wm.weight.double().numpy(), compute_uv=False)
     seen = []
     monkeypatch.setattr(rem, "perplexity", lambda m_, t_, batch_size=8: seen.append(
         np.linalg.svd(wm.weight.detach().double().numpy(), compute_uv=False)) or 1.0)
-    rem.decile_removal(model, mats, torch.randint(0, 64, (1, 8)), types=["up"], deciles=[1])
+    rem.decile_removal(lm, mats, torch.randint(0, 64, (1, 8)), types=["up"], deciles=[1])
     s_mod = np.sort(seen[1])                                  # seen[0] is the base evaluation
     k = len(decile_indices(s0.size, 1))
     np.testing.assert_allclose(s_mod[k:], np.sort(s0)[k:], rtol=1e-5)
@@ -82,5 +87,6 @@ def test_removal_zeroes_smallest_decile(monkeypatch):
 
 def test_removal_unknown_type():
     model = tiny_llama()
+    lm = HFCausalLM(model, None)
     with pytest.raises(InvalidInputError, match="no matrices of type"):
-        decile_removal(model, extract_weight_matrices(model), torch.randint(0, 64, (1, 8)), types=["nope"])
+        decile_removal(lm, extract_weight_matrices(model), torch.randint(0, 64, (1, 8)), types=["nope"])

@@ -8,14 +8,14 @@ HF initialises every Linear weight of Llama and BERT i.i.d. normal(0, initialize
 import numpy as np
 import pytest
 
-from logitrank.real_models.loading import load_minilm, load_smollm2, random_init_twin
-from logitrank.real_models.weights import analyze_weight_matrices, extract_weight_matrices
+from logitrank.real_models.adapter import HFCausalLM
+from logitrank.real_models.weights import analyze_weight_matrices
 
 pytestmark = pytest.mark.realmodel
 
 
-def _fraction_consistent(model, layers=None):
-    mats = extract_weight_matrices(model)
+def _fraction_consistent(lm, layers=None):
+    mats = lm.weight_matrices()
     if layers is not None:
         mats = [wm for wm in mats if wm.layer in layers]
     res = analyze_weight_matrices(mats, device="cpu", power_law=False)
@@ -23,9 +23,9 @@ def _fraction_consistent(model, layers=None):
 
 
 def test_minilm_twin_consistent_and_trained_not():
-    model, _ = load_minilm(device="cpu")
-    frac_twin, _ = _fraction_consistent(random_init_twin(model, 0))
-    frac_trained, res = _fraction_consistent(model)
+    lm = HFCausalLM.load("minilm", device="cpu")
+    frac_twin, _ = _fraction_consistent(lm.twin(0))
+    frac_trained, res = _fraction_consistent(lm)
     assert frac_twin >= 0.95
     assert frac_trained < 0.5
     ups = [r for r in res.rows if r["type"] == "up"]
@@ -34,14 +34,12 @@ def test_minilm_twin_consistent_and_trained_not():
 
 def test_smollm2_twin_consistent_three_blocks():
     """>= 95 % of the twin's matrices in blocks 0, 15, 29 (21 matrices: at most one miss)."""
-    model, _ = load_smollm2(device="cpu")
-    frac, _ = _fraction_consistent(random_init_twin(model, 0), layers={0, 15, 29})
+    frac, _ = _fraction_consistent(HFCausalLM.load("smollm2", device="cpu", twin_seed=0), layers={0, 15, 29})
     assert frac >= 20 / 21
 
 
 @pytest.mark.slow
 def test_smollm2_twin_consistent_all_matrices():
     """The issue's criterion on all 210 block matrices of the SmolLM2 twin: >= 95 % consistent."""
-    model, _ = load_smollm2(device="cpu")
-    frac, _ = _fraction_consistent(random_init_twin(model, 0))
+    frac, _ = _fraction_consistent(HFCausalLM.load("smollm2", device="cpu", twin_seed=0))
     assert frac >= 0.95
