@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+# Heavy imports (torch, transformers, the engine) stay inside the commands: core/cli.py
+# attaches this app at start-up, and `logitrank --help` should not pay for torch.
 real_app = typer.Typer(help="Real LLMs: extended logit matrices, spectra and LINGEN (SmolLM2 by default).",
                        no_args_is_help=True)
 

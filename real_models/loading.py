@@ -69,6 +69,8 @@ def packaged_model_path(alias: str) -> Path:
     return path
 
 
+# transformers is imported inside the functions that load: its auto classes are the slow
+# import of the package, and every real-model module imports this one.
 def _gguf_cache_path(gguf_path: Path) -> Path:
     import transformers
     st = gguf_path.stat()
@@ -161,8 +163,6 @@ def load_weights(name_or_path=SMOLLM2, *, gguf_file: str | None = None, dtype: t
     (``AutoModel``), everything else as a causal LM. ``tokenizer=False`` skips the tokenizer
     (a bare model directory).
     """
-    # transformers is imported here, not at module top: it is the slow import of the package
-    # and loading.py is imported by every real-model module.
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
     kind = check_source(name_or_path, gguf_file)
     src = str(name_or_path)

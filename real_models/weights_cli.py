@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 
-from logitrank.real_models.adapter import HFCausalLM
-from logitrank.real_models.removal import decile_removal
-from logitrank.real_models.weights import analyze_model_weights, write_details_csv
+# The commands import torch/transformers (through the model object) inside their bodies:
+# core/cli.py attaches this app at start-up, and `logitrank --help` should not pay for torch.
 
 app = typer.Typer(help="Weights lens: weight matrices vs random-matrix theory (Staats, Thamm & Rosenow 2024).",
                   no_args_is_help=True, add_completion=False)
@@ -27,6 +25,10 @@ def analyze(
     device: Optional[str] = typer.Option(None, help="Torch device for the SVDs (default: cuda if available)."),
 ) -> None:
     """Per-type summary of MP consistency, outliers below|above the band, KS, spacing ratio and alpha."""
+    import numpy as np
+
+    from logitrank.real_models.adapter import HFCausalLM
+    from logitrank.real_models.weights import analyze_model_weights, write_details_csv
     lm = HFCausalLM.load(model, twin_seed=seed if twin else None)
     res = analyze_model_weights(lm, include_embeddings=include_embeddings, vectors=vectors, device=device)
     typer.echo(f"{len(res.rows)} matrices; decomposition {res.svd_seconds:.1f} s on {res.device}, "
@@ -51,7 +53,10 @@ def removal(
     seed: int = typer.Option(2, help="Sampling seed of the held-out text."),
 ) -> None:
     """ΔPerplexity when one decile of singular values of one matrix type is zeroed in all blocks."""
-    import torch   # noqa: PLC0415  (torch only for this command's token tensor; loaded with the model anyway)
+    import torch
+
+    from logitrank.real_models.adapter import HFCausalLM
+    from logitrank.real_models.removal import decile_removal
     lm = HFCausalLM.load(model)
     toks = torch.from_numpy(lm.sample_tokens(sequences, length, seed, method="generate"))
     res = decile_removal(lm, lm.weight_matrices(), toks, types=types)
