@@ -120,7 +120,7 @@ def spectrum_compute(cfg: dict, out: Path) -> None:
                                                            random_init_seed=cfg["twin_seed"])
             t0 = time.perf_counter()
             eng = _engine(m, cfg)
-            g, _ = eng.gram(H, F, rule=cfg["rule"], k=cfg["k"], run_dir=out / f"ckpt_{label}", save_matrix=True)
+            g = eng.gram(H, F, rule=cfg["rule"], k=cfg["k"], run_dir=out / f"ckpt_{label}", save_matrix=True)
             from logitrank.real_models.engine import load_matrix_chunks
             values = load_matrix_chunks(out / f"ckpt_{label}")
             atomic_save_npz(path, values=values, column_tokens=g.column_tokens,
@@ -169,7 +169,7 @@ def angles_compute(cfg: dict, out: Path, inputs: dict) -> None:
     F_nonsense = token_shuffled(F, cfg["shuffle_seed"])
     lm = load_model(cfg["model"], dtype=cfg["dtype"])
     eng = _engine(lm, cfg)
-    g, _ = eng.gram(H, F_nonsense, rule=cfg["rule"], k=cfg["k"], run_dir=out / "ckpt_nonsense", save_matrix=True)
+    g = eng.gram(H, F_nonsense, rule=cfg["rule"], k=cfg["k"], run_dir=out / "ckpt_nonsense", save_matrix=True)
     nonsense = load_matrix_chunks(out / "ckpt_nonsense").astype(np.float64)
     rng = np.random.default_rng(cfg["seed"])
     res = {}
