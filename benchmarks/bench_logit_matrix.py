@@ -83,7 +83,7 @@ def memory_probe(args) -> dict:
     eng = LogitMatrixEngine(lm, future_chunk=args.future_chunk, progress=False)
     eng.gram(H[:2], F[:2], rule="topk_average", k=args.k)          # warm-up outside the measurement
     with PeakRSS() as mem:
-        g, _ = eng.gram(H, F, rule="topk_average", k=args.k)
+        g = eng.gram(H, F, rule="topk_average", k=args.k)
     return {"futures": len(F), "extra_mib": mem.extra_mib, "peak_total_mib": mem.peak / 2**20,
             "seconds": g.seconds}
 
@@ -108,7 +108,7 @@ def compare(args, lm, log):
     if lm.device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    g, _ = eng.gram(H, F, rule="topk_average", k=args.k)
+    g = eng.gram(H, F, rule="topk_average", k=args.k)
     s = g.singular_values()
     t_engine = time.perf_counter() - t0
     top = min(50, len(s_ref))
@@ -132,7 +132,7 @@ def gpu_throughput(args, lm, log):
     torch.cuda.synchronize()
     eng.tokens_processed = 0
     t0 = time.perf_counter()
-    g, _ = eng.gram(H, F, rule="topk_average", k=args.k)
+    g = eng.gram(H, F, rule="topk_average", k=args.k)
     torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     tps = g.tokens / dt

@@ -7,6 +7,7 @@ resuming can trust whatever it finds.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -15,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_text", "atomic_write_json", "atomic_save_npz", "read_json", "config_hash", "to_jsonable"]
+__all__ = ["atomic_write_text", "atomic_write_json", "atomic_save_npy", "atomic_save_npz", "read_json", "config_hash",
+           "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -59,9 +61,15 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2) + "\n")
 
 
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    """Save one array to ``.npy`` atomically (same bytes as ``np.save``)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array))
+    _atomic_write_bytes(Path(path), buf.getvalue())
+
+
 def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
     """Save arrays to ``.npz`` atomically."""
-    import io
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     _atomic_write_bytes(Path(path), buf.getvalue())

@@ -55,7 +55,7 @@ def spectrum(
     if random_init is not None:
         lm = lm.twin(random_init)
     eng = LogitMatrixEngine(lm, future_chunk=future_chunk)
-    g, _ = eng.gram(H, F, rule=rule, k=k, rng=np.random.default_rng(seed), run_dir=run_dir, save_matrix=save_matrix)
+    g = eng.gram(H, F, rule=rule, k=k, rng=np.random.default_rng(seed), run_dir=run_dir, save_matrix=save_matrix)
     s = g.singular_values()
     fit = PowerLawFit().fit(s)
     typer.echo(f"L(H,F): {len(H)} x {len(F)}*{g.k} ({rule}); {g.tokens} tokens in {g.seconds:.1f} s "

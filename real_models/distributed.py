@@ -63,9 +63,9 @@ def distributed_gram(engine: LogitMatrixEngine, histories, futures, **gram_kw) -
     carry the rank). Single process when no process group is initialised.
     """
     if not (dist.is_available() and dist.is_initialized()):
-        return engine.gram(histories, futures, **gram_kw)[0]
+        return engine.gram(histories, futures, **gram_kw)
     rank, world = dist.get_rank(), dist.get_world_size()
-    part, _ = engine.gram(histories, futures, shard=(rank, world), **gram_kw)
+    part = engine.gram(histories, futures, shard=(rank, world), **gram_kw)
     dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
     G = torch.from_numpy(part.gram).to(dev)
     dist.all_reduce(G, op=dist.ReduceOp.SUM)

@@ -32,19 +32,23 @@ of that module), computed the way a transformer allows:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import inspect
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError, ResumeError
-from logitrank.io import atomic_save_npz, atomic_write_json, config_hash, read_json
+from tqdm.auto import tqdm
+
+from logitrank.io import atomic_save_npy, atomic_save_npz, atomic_write_json, config_hash, read_json
 from logitrank.real_models.adapter import cache_nbytes
-from logitrank.theory.logit_matrix import COLUMN_RULES, LogitMatrix, _as_sequence_list, _choose_columns
+from logitrank.theory.logit_matrix import COLUMN_RULES, LogitMatrix, _as_sequence_list, choose_column_tokens
 
 __all__ = ["LogitGram", "LogitMatrixEngine", "engine_logit_matrix", "load_matrix_chunks"]
 
@@ -96,6 +100,78 @@ def _hash_sequences(seqs) -> str:
         h.update(np.asarray(s, dtype=np.int64).tobytes())
         h.update(b"|")
     return h.hexdigest()[:20]
+
+
+@dataclasses.dataclass(frozen=True)
+class _ColumnPlan:
+    """Validated inputs of one L(H, F) request and the future chunks this process streams.
+
+    ``columns`` is (|F|, k) when known before the model runs (explicit, ``"random"``,
+    ``"topk_bare"``), −1 rows to be filled chunk by chunk (``"topk_average"``), or ``None``
+    for the full vocabulary.
+    """
+
+    histories: list
+    futures: list
+    rule: str
+    k: int
+    columns: np.ndarray | None
+    future_chunk: int
+    shard: tuple[int, int]
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-len(self.futures) // self.future_chunk)
+
+    @property
+    def my_chunks(self) -> list[int]:
+        rank, world = self.shard
+        return [c for c in range(self.n_chunks) if c % world == rank]
+
+    def futures_of(self, chunk: int) -> slice:
+        return slice(chunk * self.future_chunk, min((chunk + 1) * self.future_chunk, len(self.futures)))
+
+
+class _CheckpointStore:
+    """One shard's files in ``run_dir``, all written through :mod:`logitrank.io` (atomic).
+
+    ``manifest-r{rank}of{world}.json`` (fingerprint of model, inputs and settings),
+    ``state-…npz`` (Gram, chunks done, columns so far), ``matrix/chunk{c}.npy`` (blocks, with
+    ``save_matrix``) and ``done-….json`` once every chunk of the shard is in.
+    """
+
+    def __init__(self, run_dir, shard: tuple[int, int], fingerprint: dict):
+        self.run_dir = Path(run_dir)
+        tag = f"r{shard[0]}of{shard[1]}"
+        self.fingerprint = fingerprint
+        self.key = config_hash(fingerprint)
+        self.manifest = self.run_dir / f"manifest-{tag}.json"
+        self.state = self.run_dir / f"state-{tag}.npz"
+        self.done_marker = self.run_dir / f"done-{tag}.json"
+
+    def open(self):
+        """Start a run, or check that the one found has this fingerprint; its saved state or None."""
+        if not self.manifest.exists():
+            atomic_write_json(self.manifest, {"key": self.key, "fingerprint": self.fingerprint})
+            return None
+        if read_json(self.manifest).get("key") != self.key:
+            raise ResumeError(f"{self.run_dir} holds a run with different inputs or settings "
+                              f"({self.manifest.name}); use a new run_dir or delete it")
+        if not self.state.exists():
+            return None
+        st = np.load(self.state)
+        cols = st["column_tokens"].copy() if "column_tokens" in st.files else None
+        return st["gram"].copy(), int(st["chunks_done"]), cols
+
+    def save_state(self, gram: np.ndarray, chunks_done: int, columns) -> None:
+        extra = {"column_tokens": columns} if columns is not None else {}
+        atomic_save_npz(self.state, gram=gram, chunks_done=np.array(chunks_done), **extra)
+
+    def save_block(self, chunk: int, block: np.ndarray) -> None:
+        atomic_save_npy(self.run_dir / "matrix" / f"chunk{chunk:06d}.npy", block)
+
+    def mark_done(self, n_chunks: int, seconds: float) -> None:
+        atomic_write_json(self.done_marker, {"chunks": n_chunks, "seconds": seconds})
 
 
 class LogitMatrixEngine:
@@ -276,15 +352,22 @@ class LogitMatrixEngine:
             raise InvalidInputError("empty histories need prefix tokens (e.g. BOS); this model has none")
         return H, F, int(k)
 
-    def _upfront_columns(self, H, F, rule, k, rng, column_tokens):
+    def _plan(self, histories, futures, rule, k, rng, column_tokens, shard) -> _ColumnPlan:
+        """Validate everything, then fix the columns that do not need the histories' rows."""
+        rank, world = int(shard[0]), int(shard[1])
+        if not (0 <= rank < world):
+            raise InvalidInputError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+        H, F, k = self._validate(histories, futures, rule, k, column_tokens)
         if column_tokens is not None:
-            return np.asarray(column_tokens, dtype=np.int64)
-        if rule == "full":
-            return None
-        if rule in ("random", "topk_bare"):
-            # Exactly the reference rule (same code, same rng draws).
-            return _choose_columns(self.lm, H, F, rule, k, rng, None).astype(np.int64)
-        return np.full((len(F), k), -1, dtype=np.int64)                   # topk_average: per chunk
+            cols, rule = np.asarray(column_tokens, dtype=np.int64), "explicit"
+        elif rule == "full":
+            cols = None
+        elif rule == "topk_average":
+            cols = np.full((len(F), k), -1, dtype=np.int64)             # filled chunk by chunk
+        else:
+            # Exactly the reference rule (same function, same rng draws).
+            cols = choose_column_tokens(self.lm, H, F, rule, k, rng=rng)
+        return _ColumnPlan(H, F, rule, k, cols, self.future_chunk, (rank, world))
 
     # --- the history bank -----------------------------------------------------------------
     @torch.no_grad()
@@ -305,7 +388,6 @@ class LogitMatrixEngine:
     @torch.no_grad()
     def _chunk_features(self, bank, F_chunk, n_hist: int) -> torch.Tensor:
         """Final features φ(h∘f) for all histories × the chunk's futures: (|H|, nf, m)."""
-        import copy
         nf = len(F_chunk)
         m = self._psi_c.shape[1] if self.head_mode == "identity" else self.V
         out = torch.empty((n_hist, nf, m), dtype=self.head_dtype, device=self.device)
@@ -345,7 +427,6 @@ class LogitMatrixEngine:
 
     def _packed_chunk(self, out, sel_t, cache, futs, full_idx) -> None:
         """Fill ``out[sel, full_idx]`` with one packed forward per group of histories."""
-        import copy
         P = int(cache.get_seq_length())
         lens = [len(f) for f in futs]
         S = int(sum(lens))
@@ -373,152 +454,138 @@ class LogitMatrixEngine:
                                          mask.expand(b, 1, -1, -1), ends)
             out[sel_t[rows].unsqueeze(1), full_t.unsqueeze(0)] = feats
 
-    def _topk_average(self, feats: torch.Tensor, k: int) -> np.ndarray:
+    def _topk_average(self, feats: torch.Tensor, futures, k: int) -> np.ndarray:
         """Rule 'topk_average' for a chunk: top-k of (1/|H|) Σ_h P(z | h∘f), sorted token ids."""
         n_hist, nf = feats.shape[:2]
         acc = torch.zeros((nf, self.V), dtype=torch.float64, device=self.device)
         for s in range(0, n_hist, 8):
             acc += torch.softmax(self._full(feats[s:s + 8]).double(), dim=-1).sum(dim=0)
         probs = (acc / n_hist).cpu().numpy()
-        return np.sort(np.argsort(-probs, axis=1, kind="stable")[:, :k], axis=1)
+        return choose_column_tokens(self.lm, (), futures, "topk_average", k, average_probabilities=probs)
 
     # --- the streaming loop ---------------------------------------------------------------
-    def _fingerprint(self, H, F, rule, k, cols_upfront, shard, save_matrix) -> dict:
-        return {"model": self.lm.fingerprint(), "histories": _hash_sequences(H), "futures": _hash_sequences(F),
-                "n_histories": len(H), "n_futures": len(F), "rule": rule, "k": k,
-                "columns": None if cols_upfront is None else _hash_sequences(cols_upfront),
+    def _fingerprint(self, plan: _ColumnPlan, save_matrix: bool) -> dict:
+        return {"model": self.lm.fingerprint(), "histories": _hash_sequences(plan.histories),
+                "futures": _hash_sequences(plan.futures), "n_histories": len(plan.histories),
+                "n_futures": len(plan.futures), "rule": plan.rule, "k": plan.k,
+                "columns": None if plan.columns is None else _hash_sequences(plan.columns),
                 "future_chunk": self.future_chunk, "head_mode": self.head_mode,
-                "head_dtype": str(self.head_dtype), "shard": list(shard), "save_matrix": bool(save_matrix)}
+                "head_dtype": str(self.head_dtype), "shard": list(plan.shard), "save_matrix": bool(save_matrix)}
+
+    def _chunk_block(self, feats: torch.Tensor, chunk_cols, need_block: bool):
+        """One chunk's block B (|H|, nf, k) or None, and X with X Xᵀ = B Bᵀ (float64, |H| rows)."""
+        n = feats.shape[0]
+        if chunk_cols is None:                      # full vocabulary: Φ_f C with C Cᵀ = Ψ_cᵀΨ_c
+            block = self._full(feats) if need_block else None
+            X = (feats.double() @ self._full_metric()) if self.head_mode == "identity" else feats.double()
+            return block, X.reshape(n, -1)
+        block = self._values(feats, torch.as_tensor(chunk_cols, device=self.device))
+        return block, block.double().reshape(n, -1)
+
+    def _stream(self, plan: _ColumnPlan, G, cols, done: int, *, store=None, save_matrix=False, sink=None,
+                on_chunk=None) -> int:
+        """Chunks ``plan.my_chunks[done:]``: features → columns → block → G += X Xᵀ → save.
+
+        Updates ``G`` (unless None) and ``cols`` in place, appends float32 blocks to ``sink``
+        (a list) and returns the number of chunks done.
+        """
+        mine = plan.my_chunks
+        n = len(plan.histories)
+        bank = self._bank(plan.histories) if done < len(mine) else None
+        bar = tqdm(total=len(mine), initial=done, disable=not self.progress, desc="L(H,F) chunks", unit="chunk",
+                   leave=False)
+        for c in mine[done:]:
+            sl = plan.futures_of(c)
+            feats = self._chunk_features(bank, plan.futures[sl], n)
+            if plan.rule == "topk_average":
+                cols[sl] = self._topk_average(feats, plan.futures[sl], plan.k)
+            block, X = self._chunk_block(feats, None if cols is None else cols[sl], sink is not None or save_matrix)
+            if G is not None:
+                G += (X @ X.T).cpu().numpy()
+            if block is not None:
+                arr = block.reshape(n, -1).float().cpu().numpy()
+                if sink is not None:
+                    sink.append(arr)
+                if save_matrix:
+                    store.save_block(c, arr)
+            done += 1
+            if store is not None:
+                store.save_state(G, done, cols)
+            bar.update(1)
+            if on_chunk is not None:
+                on_chunk(done, len(mine))
+        bar.close()
+        return done
+
+    def _column_tokens_out(self, cols, n_futures: int) -> np.ndarray:
+        """The result's columns; the full vocabulary as one shared row when |F|·|Σ| is large."""
+        if cols is not None:
+            return cols
+        row = np.arange(self.V, dtype=np.int64)
+        return np.tile(row, (n_futures, 1)) if self.V * n_futures <= 5e7 else row[None, :]
 
     @torch.no_grad()
     def gram(self, histories, futures, *, rule: str = "full", k: int | None = None,
              rng: np.random.Generator | None = None, column_tokens=None, run_dir: str | Path | None = None,
-             save_matrix: bool = False, shard: tuple[int, int] = (0, 1), keep_matrix: bool = False,
-             stop_after_chunks: int | None = None):
+             save_matrix: bool = False, shard: tuple[int, int] = (0, 1),
+             on_chunk: Callable[[int, int], None] | None = None) -> LogitGram:
         """Stream L(H, F) future-chunk by future-chunk into a float64 Gram.
 
         Parameters
         ----------
         histories, futures : token sequences (ragged allowed; the empty future is ``[]``).
-        rule, k, rng : the column rule of :mod:`logitrank.theory.logit_matrix`.
+        rule, k, rng : the column rule of :func:`~logitrank.theory.logit_matrix.choose_column_tokens`.
         column_tokens : explicit (|F|, k) columns (e.g. a history matrix's, for a target row).
         run_dir : checkpoint directory (resume after a kill; see module notes).
         save_matrix : also write each chunk's block to ``run_dir/matrix/`` (float32 .npy).
         shard : (rank, world) — process chunks c with c % world == rank.
-        keep_matrix : also return the dense blocks (for :func:`engine_logit_matrix`).
-        stop_after_chunks : stop after this many chunks (simulates a kill in tests).
+        on_chunk : called as ``on_chunk(chunks_done, chunks_total)`` after each chunk is in
+            the Gram and checkpointed (progress reporting; an exception raised there stops the
+            run as a kill would, and the run resumes from that chunk).
 
         Returns
         -------
-        (LogitGram, blocks or None). In a sharded run the Gram and the columns are this
-        shard's part (unfilled columns are −1).
+        LogitGram. In a sharded run the Gram and the columns are this shard's part (unfilled
+        columns are −1).
         """
         t0 = time.perf_counter()
         tok0 = self.tokens_processed
-        rank, world = int(shard[0]), int(shard[1])
-        if not (0 <= rank < world):
-            raise InvalidInputError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
-        H, F, k = self._validate(histories, futures, rule, k, column_tokens)
         if save_matrix and run_dir is None:
             raise InvalidInputError("save_matrix=True needs a run_dir to write the chunks into")
-        rule_name = "explicit" if column_tokens is not None else rule
-        cols = self._upfront_columns(H, F, rule, k, rng, column_tokens)
-        n_chunks = -(-len(F) // self.future_chunk)
-        mine = [c for c in range(n_chunks) if c % world == rank]
-        G = np.zeros((len(H), len(H)))
-        cols_out = cols.copy() if cols is not None else None
-        done = 0
-        state_path = manifest = None
+        plan = self._plan(histories, futures, rule, k, rng, column_tokens, shard)
+        n = len(plan.histories)
+        G, cols, done = np.zeros((n, n)), None if plan.columns is None else plan.columns.copy(), 0
+        store = None
         if run_dir is not None:
-            run_dir = Path(run_dir)
-            fp = self._fingerprint(H, F, rule_name, k, cols, shard, save_matrix)
-            key = config_hash(fp)
-            manifest = run_dir / f"manifest-r{rank}of{world}.json"
-            state_path = run_dir / f"state-r{rank}of{world}.npz"
-            if manifest.exists():
-                old = read_json(manifest)
-                if old.get("key") != key:
-                    raise ResumeError(f"{run_dir} holds a run with different inputs or settings "
-                                      f"({manifest.name}); use a new run_dir or delete it")
-                if state_path.exists():
-                    st = np.load(state_path)
-                    G = st["gram"].copy()
-                    done = int(st["chunks_done"])
-                    cols_out = st["column_tokens"].copy() if "column_tokens" in st.files else None
-            else:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                atomic_write_json(manifest, {"key": key, "fingerprint": fp})
-        blocks = [] if keep_matrix else None
-        bank = self._bank(H) if done < len(mine) else None
-        try:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=len(mine), initial=done, disable=not self.progress, desc="L(H,F) chunks",
-                       unit="chunk", leave=False)
-        except ImportError:  # pragma: no cover
-            bar = None
-        todo = mine[done:] if not keep_matrix else mine
-        if keep_matrix and done:
-            raise InvalidInputError("keep_matrix=True cannot resume a partial run; use save_matrix")
-        for n_run, c in enumerate(todo):
-            if stop_after_chunks is not None and n_run >= stop_after_chunks:
-                break
-            sl = slice(c * self.future_chunk, min((c + 1) * self.future_chunk, len(F)))
-            feats = self._chunk_features(bank, F[sl], len(H))
-            if rule_name == "topk_average":
-                chunk_cols = self._topk_average(feats, k)
-                cols_out[sl] = chunk_cols
-            if cols_out is None:                        # full vocabulary
-                if blocks is not None or save_matrix:
-                    block = self._full(feats)
-                else:
-                    block = None
-                X = (feats.double() @ self._full_metric()) if self.head_mode == "identity" else feats.double()
-                X = X.reshape(len(H), -1)
-            else:
-                block = self._values(feats, torch.as_tensor(cols_out[sl], device=self.device))
-                X = block.double().reshape(len(H), -1)
-            G += (X @ X.T).cpu().numpy()
-            if block is not None:
-                arr = block.reshape(len(H), -1).float().cpu().numpy()
-                if blocks is not None:
-                    blocks.append(arr)
-                if save_matrix:
-                    (run_dir / "matrix").mkdir(exist_ok=True)
-                    np.save(run_dir / "matrix" / f".tmp-chunk{c:06d}.npy", arr)
-                    (run_dir / "matrix" / f".tmp-chunk{c:06d}.npy").replace(run_dir / "matrix" / f"chunk{c:06d}.npy")
-            done = mine.index(c) + 1
-            if state_path is not None:
-                extra = {"column_tokens": cols_out} if cols_out is not None else {}
-                atomic_save_npz(state_path, gram=G, chunks_done=np.array(done), **extra)
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        if cols_out is None:
-            cols_out = np.tile(np.arange(self.V, dtype=np.int64), (len(F), 1)) if self.V * len(F) <= 5e7 \
-                else np.arange(self.V, dtype=np.int64)[None, :]
-        complete = done == len(mine)
-        res = LogitGram(G, cols_out, rule_name, len(H), len(F), time.perf_counter() - t0,
-                        self.tokens_processed - tok0)
-        if run_dir is not None and complete:
-            atomic_write_json(run_dir / f"done-r{rank}of{world}.json",
-                              {"chunks": len(mine), "seconds": res.seconds})
-        return res, blocks
+            store = _CheckpointStore(run_dir, plan.shard, self._fingerprint(plan, save_matrix))
+            saved = store.open()
+            if saved is not None:
+                G, done, cols = saved
+        done = self._stream(plan, G, cols, done, store=store, save_matrix=save_matrix, on_chunk=on_chunk)
+        res = LogitGram(G, self._column_tokens_out(cols, len(plan.futures)), plan.rule, n, len(plan.futures),
+                        time.perf_counter() - t0, self.tokens_processed - tok0)
+        if store is not None and done == len(plan.my_chunks):
+            store.mark_done(len(plan.my_chunks), res.seconds)
+        return res
 
     def singular_values(self, histories, futures, **kw) -> np.ndarray:
         """Singular values of L(H, F) (descending) from the streaming Gram."""
-        return self.gram(histories, futures, **kw)[0].singular_values()
+        return self.gram(histories, futures, **kw).singular_values()
 
+    @torch.no_grad()
     def matrix(self, histories, futures, *, rule: str = "full", k: int | None = None,
                rng: np.random.Generator | None = None, column_tokens=None) -> LogitMatrix:
         """The dense extended logit matrix (same object as the reference path returns)."""
-        H, F, _ = self._validate(histories, futures, rule, k, column_tokens)
-        g, blocks = self.gram(H, F, rule=rule, k=k, rng=rng, column_tokens=column_tokens, keep_matrix=True)
+        plan = self._plan(histories, futures, rule, k, rng, column_tokens, (0, 1))
+        cols = None if plan.columns is None else plan.columns.copy()
+        blocks: list[np.ndarray] = []
+        self._stream(plan, None, cols, 0, sink=blocks)
+        H, F = plan.histories, plan.futures
         vals = np.concatenate(blocks, axis=1).astype(np.float64) if blocks else np.zeros((len(H), 0))
-        cols = g.column_tokens
+        cols = self._column_tokens_out(cols, len(F))
         if cols.shape[0] != len(F):
             cols = np.tile(cols, (len(F), 1))
-        return LogitMatrix(vals, cols, H, F, g.rule)
+        return LogitMatrix(vals, cols, H, F, plan.rule)
 
 
 def load_matrix_chunks(run_dir: str | Path) -> np.ndarray:

@@ -97,7 +97,7 @@ def spectrum_compute(cfg: dict, out: Path) -> None:
             m = model if model is not None else lm.twin(cfg["twin_seed"])
             t0 = time.perf_counter()
             eng = _engine(m, cfg)
-            g, _ = eng.gram(H, F, rule=cfg["rule"], k=cfg["k"], run_dir=out / f"ckpt_{label}", save_matrix=True)
+            g = eng.gram(H, F, rule=cfg["rule"], k=cfg["k"], run_dir=out / f"ckpt_{label}", save_matrix=True)
             values = load_matrix_chunks(out / f"ckpt_{label}")
             atomic_save_npz(path, values=values, column_tokens=g.column_tokens,
                             singular_values_gram=g.singular_values(),
@@ -142,7 +142,7 @@ def angles_compute(cfg: dict, out: Path, inputs: dict) -> None:
     F_nonsense = token_shuffled(F, cfg["shuffle_seed"])
     lm = _load(cfg)
     eng = _engine(lm, cfg)
-    g, _ = eng.gram(H, F_nonsense, rule=cfg["rule"], k=cfg["k"], run_dir=out / "ckpt_nonsense", save_matrix=True)
+    g = eng.gram(H, F_nonsense, rule=cfg["rule"], k=cfg["k"], run_dir=out / "ckpt_nonsense", save_matrix=True)
     nonsense = load_matrix_chunks(out / "ckpt_nonsense").astype(np.float64)
     rng = np.random.default_rng(cfg["seed"])
     res = {}

@@ -36,7 +36,7 @@ def test_torchrun_two_processes_equals_one(spec):
     two = np.load(root / "out2" / "result.npz")
     assert json.loads((root / "out2" / "result.json").read_text())["world_size"] == 2
     lm = load_spec_model(sp, device="cpu")
-    one, _ = LogitMatrixEngine(lm, future_chunk=2, progress=False).gram(
+    one = LogitMatrixEngine(lm, future_chunk=2, progress=False).gram(
         spec_sequences(lm, sp["histories"]), spec_sequences(lm, sp["futures"]), rule="topk_average", k=5)
     np.testing.assert_array_equal(two["column_tokens"], one.column_tokens)
     s1 = one.singular_values()

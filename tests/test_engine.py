@@ -59,7 +59,7 @@ def test_streaming_gram_singular_values(lm, data, rule):
     H, F = data
     eng = LogitMatrixEngine(lm, future_chunk=4, progress=False)
     ref = np.linalg.svd(extended_logit_matrix(lm, H, F, rule=rule, k=6).values, compute_uv=False)
-    g, _ = eng.gram(H, F, rule=rule, k=6)
+    g = eng.gram(H, F, rule=rule, k=6)
     s = g.singular_values()[:len(ref)]
     assert np.abs(s - ref).max() / ref[0] < 1e-5
 
@@ -99,7 +99,7 @@ def test_head_with_bias_falls_back_to_full_logits(data):
 def test_matrix_written_in_chunks(lm, data, tmp_path):
     H, F = data
     eng = LogitMatrixEngine(lm, future_chunk=4, progress=False)
-    g, _ = eng.gram(H, F, rule="random", k=5, rng=np.random.default_rng(0), run_dir=tmp_path, save_matrix=True)
+    g = eng.gram(H, F, rule="random", k=5, rng=np.random.default_rng(0), run_dir=tmp_path, save_matrix=True)
     ref = extended_logit_matrix(lm, H, F, rule="random", k=5, rng=np.random.default_rng(0))
     assert _rel(load_matrix_chunks(tmp_path), ref.values) < 1e-5
     np.testing.assert_array_equal(g.column_tokens, ref.column_tokens)

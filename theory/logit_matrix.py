@@ -36,6 +36,7 @@ __all__ = [
     "COLUMN_RULES",
     "LogitMatrix",
     "centered_logits_of",
+    "choose_column_tokens",
     "extended_logit_matrix",
     "cutwise_futures",
     "cutwise_logit_matrix",
@@ -103,22 +104,86 @@ def centered_logits_of(model: SequenceModel, sequences) -> np.ndarray:
     return out
 
 
-def _choose_columns(model, histories, futures, rule, k, rng, full_rows) -> np.ndarray:
+def choose_column_tokens(model: SequenceModel, histories, futures, rule: str, k: int | None = None, *,
+                         rng: np.random.Generator | None = None, full_rows: np.ndarray | None = None,
+                         average_probabilities: np.ndarray | None = None) -> np.ndarray:
+    """The k column tokens of each future under one of the paper's column rules.
+
+    The top-k matrix L_{M,k}(H, F) (Golowich, Liu, Shetty 2025, §3) keeps, for each future
+    f, k tokens z chosen once for all histories so that every row shares the columns:
+
+    - ``"full"``: every token, z ∈ Σ (k = |Σ|).
+    - ``"topk_average"``: the k largest of the average probability over the histories,
+      (1/|H|) Σ_h P(z | h∘f), computed from ``full_rows`` (all centered logits L[· | h∘f],
+      shape ``(|H|, |F|, |Σ|)``) or given directly as ``average_probabilities`` (|F|, |Σ|).
+    - ``"topk_bare"``: the k largest of P(z | f), the bare future (one model query per f).
+    - ``"random"``: k distinct tokens drawn uniformly per future from ``rng``.
+
+    Ties are broken towards the smaller token id; each row is returned sorted.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        Gives |Σ| and answers the ``"topk_bare"`` queries.
+    histories, futures : lists of token sequences
+        H (only its size matters here) and F.
+    rule : {"full", "topk_average", "topk_bare", "random"}
+        One of :data:`COLUMN_RULES`.
+    k : int, optional
+        Tokens per future (ignored for ``"full"``).
+    rng : numpy.random.Generator, optional
+        Needed by ``"random"``.
+    full_rows, average_probabilities : ndarray, optional
+        The inputs of ``"topk_average"`` (one of the two).
+
+    Returns
+    -------
+    ndarray of int64, shape (|F|, k)
+        Row j holds the tokens of future j's block, ascending.
+
+    References
+    ----------
+    Golowich, Liu, Shetty 2025, "Sequences of Logits Reveal the Low Rank Structure of
+    Language Models", Def. 2.2 and §3 (L_{M,k}(H, F), k = 50).
+
+    Examples
+    --------
+    A three-token model whose empty prefix has logits (0, 3, 1, 2): ``"topk_bare"`` with
+    k = 2 keeps the two most likely tokens after the empty future, 1 and 3.
+
+    >>> from logitrank.theory.models import TabularSequenceModel
+    >>> m = TabularSequenceModel({(): np.array([0.0, 3.0, 1.0, 2.0])}, vocab_size=4, horizon=1)
+    >>> choose_column_tokens(m, [[]], [[]], "topk_bare", 2).tolist()
+    [[1, 3]]
+    >>> choose_column_tokens(m, [[]], [[]], "full").tolist()
+    [[0, 1, 2, 3]]
+    >>> choose_column_tokens(m, [[]], [[], []], "random", 2, rng=np.random.default_rng(0)).shape
+    (2, 2)
+    """
     V = model.vocab_size
     if rule == "full":
-        return np.tile(np.arange(V), (len(futures), 1))
+        return np.tile(np.arange(V, dtype=np.int64), (len(futures), 1))
+    if rule not in COLUMN_RULES:
+        raise InvalidInputError(f"unknown column rule {rule!r}; choose one of {COLUMN_RULES}")
+    if k is None or not (1 <= int(k) <= V):
+        raise InvalidInputError(f"k={k} is out of range for the {rule!r} rule: need 1 <= k <= vocabulary size {V}")
+    k = int(k)
     if rule == "topk_average":
-        # full_rows: (|H|, |F|, V) centered logits → average probability over histories.
-        probs = softmax(full_rows).mean(axis=0)                        # (|F|, V)
-        return np.sort(np.argsort(-probs, axis=1, kind="stable")[:, :k], axis=1)
+        if average_probabilities is None:
+            if full_rows is None:
+                raise InvalidInputError("the 'topk_average' rule needs full_rows or average_probabilities")
+            average_probabilities = softmax(full_rows).mean(axis=0)        # (|F|, V)
+        return _top_k_tokens(np.asarray(average_probabilities), k)
     if rule == "topk_bare":
-        bare = centered_logits_of(model, futures)                      # (|F|, V)
-        return np.sort(np.argsort(-bare, axis=1, kind="stable")[:, :k], axis=1)
-    if rule == "random":
-        if rng is None:
-            raise InvalidInputError("the 'random' column rule needs rng=np.random.default_rng(seed)")
-        return np.stack([np.sort(rng.choice(V, size=k, replace=False)) for _ in futures])
-    raise InvalidInputError(f"unknown column rule {rule!r}; choose one of {COLUMN_RULES}")
+        return _top_k_tokens(centered_logits_of(model, futures), k)       # (|F|, V) bare futures
+    if rng is None:
+        raise InvalidInputError("the 'random' column rule needs rng=np.random.default_rng(seed)")
+    return np.stack([np.sort(rng.choice(V, size=k, replace=False)) for _ in futures]).astype(np.int64)
+
+
+def _top_k_tokens(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the ids of the k largest scores (stable: ties to the smaller id), ascending."""
+    return np.sort(np.argsort(-scores, axis=1, kind="stable")[:, :k], axis=1).astype(np.int64)
 
 
 def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str = "full",
@@ -160,7 +225,7 @@ def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str
     pairs = [np.concatenate([h, f]) for h in H for f in F]
     full = centered_logits_of(model, pairs).reshape(len(H), len(F), V)
     if column_tokens is None:
-        cols = _choose_columns(model, H, F, rule, int(k), rng, full)
+        cols = choose_column_tokens(model, H, F, rule, int(k), rng=rng, full_rows=full)
     vals = np.take_along_axis(full, cols[None, :, :], axis=2).reshape(len(H), -1)
     return LogitMatrix(vals, cols.astype(np.int64), H, F, rule)
 
