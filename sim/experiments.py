@@ -1,7 +1,7 @@
 """Experiments that check the logit-rank theorems' quantitative claims on synthetic models.
 
-Each function returns plain dicts of arrays (JSON/NPZ-serialisable); jobs in
-:mod:`logitrank.sim.jobs` save them and figure modules read them.
+Each function returns plain dicts of arrays (JSON/NPZ-serialisable); the experiments in
+:mod:`logitrank.experiments` wrap them in typed results that figure modules read.
 """
 
 from __future__ import annotations
