@@ -49,7 +49,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     a2.axhline(rows[0].tv_uniform_last_bit, color="gray", lw=0.8, ls=":", label="model ignoring the parity")
     exact_max = max((r.n_bits for r in rows if r.tv_method == "exact"), default=None)
     a2.set_xlabel("n (bits)")
-    a2.set_ylabel("TV (exact; sampled ± 2 s.e. for n > %s)" % exact_max)
+    a2.set_ylabel(f"TV (exact; sampled ± 2 s.e. for n > {exact_max})")
     a2.set_title(f"noisy parity, η = {res.config.noise}", fontsize=8)
     a2.legend(fontsize=6)
     return save(fig, figures_dir, NAME)

@@ -48,7 +48,7 @@ def test_figure_modules_import_only_result_types():
                     ok = (obj is getattr(source, "Claim", None) and node.module == "logitrank.experiments") or \
                          isinstance(obj, Experiment) or isinstance(obj, (str, tuple)) or \
                          (dataclasses.is_dataclass(obj) and callable(getattr(obj, "load", None))
-                          and obj is getattr(source, "EXPERIMENT").result_type)
+                          and obj is source.EXPERIMENT.result_type)
                     assert ok, f"paper_figs/{name}.py imports {node.module}.{alias.name}: not a result type"
 
 
