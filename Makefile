@@ -7,11 +7,12 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PIP_Q  := --quiet --disable-pip-version-check
 
-.PHONY: help setup figures figures-full test test-slow bench clean
+.PHONY: help setup figures figures-full test test-slow lint bench clean
 
 help:
 	@echo "make figures   - set up .venv and regenerate every figure + docs/RESULTS.md (CPU, default model)"
-	@echo "make test      - set up .venv and run the test suite (slow tests excluded)"
+	@echo "make test      - set up .venv, lint (ruff) and run the test suite (slow tests excluded)"
+	@echo "make lint      - ruff check (configuration in pyproject.toml)"
 	@echo "make test-slow - run only the tests marked slow"
 	@echo "make bench     - run the benchmarks in benchmarks/ (prints baseline vs ours)"
 
@@ -35,7 +36,10 @@ figures: $(STAMP)
 figures-full: $(STAMP)
 	$(VENV)/bin/logitrank figures --full $(ARGS)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: lint
 	$(PY) -m pytest $(ARGS)
 
 test-slow: $(STAMP)

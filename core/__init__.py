@@ -2,7 +2,9 @@
 
 Subpackages: :mod:`logitrank.theory` (NumPy/SciPy core, never imports torch),
 :mod:`logitrank.sim` (synthetic models and experiments), :mod:`logitrank.real_models`
-(torch adapters and fast engines), :mod:`logitrank.paper_figs` (one module per figure).
+(torch adapters and fast engines), :mod:`logitrank.paper_figs` (one module per figure), and the
+application layer above them: :mod:`logitrank.experiments` (one module per experiment, discovered by
+:mod:`logitrank.jobs`) and :mod:`logitrank.commands` (assembled by :mod:`logitrank.cli`).
 """
 
 from logitrank.errors import (

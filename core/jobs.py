@@ -1,9 +1,11 @@
-"""The main job: compute results, draw figures, write the claims report.
+"""The registry and runner: compute results, draw figures, write the claims report.
 
-A :class:`Job` is one figure of the papers. Its ``compute`` writes results (JSON, NPZ)
+An :class:`~logitrank.experiments.Experiment` (one module of :mod:`logitrank.experiments`,
+found by :func:`all_jobs` with pkgutil) is one figure of the papers. Its result is saved
 into a directory keyed by the hash of its configuration; its figure module in
-``logitrank.paper_figs`` only *reads* those results to draw the figure and to state the
-claims (paper's number vs ours) that go into ``docs/RESULTS.md``.
+``logitrank.paper_figs`` only *reads* that result to draw the figure and to state the
+claims (paper's number vs ours) that go into ``docs/RESULTS.md``. Real-model jobs not yet
+moved are legacy :class:`Job` records listed in ``LEGACY_PROVIDERS``.
 
 Resumability: a job's directory gets a ``DONE.json`` marker only after ``compute``
 returns, so a killed run redoes at most the job it was in (and long jobs checkpoint
@@ -17,49 +19,39 @@ import dataclasses
 import datetime
 import html
 import importlib
+import pkgutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from logitrank.errors import InvalidInputError
+from logitrank.experiments._base import Claim, Experiment
 from logitrank.io import atomic_write_json, atomic_write_text, config_hash, read_json
 
-__all__ = ["Claim", "Job", "PROFILES", "JOB_PROVIDERS", "all_jobs", "run_jobs", "write_results_md"]
+__all__ = ["Claim", "Experiment", "Job", "PROFILES", "EXPERIMENT_PACKAGES", "LEGACY_PROVIDERS",
+           "all_jobs", "run_jobs", "write_results_md"]
 
 PROFILES = ("quick", "full")
-VERDICTS = ("yes", "partly", "no", "n/a")
 
-#: Modules that define ``JOBS: list[Job]``; order is the order of the report.
-JOB_PROVIDERS = (
-    "logitrank.sim.jobs",
-    "logitrank.sim.learning_jobs",
-    "logitrank.real_models.logit_jobs",
-    "logitrank.sim.representation_jobs",
-    "logitrank.real_models.weights_jobs",
+#: Packages whose modules each define ``EXPERIMENT`` (discovered with pkgutil; order by ``order``).
+EXPERIMENT_PACKAGES = ("logitrank.experiments",)
+
+#: Modules that still define ``JOBS: list[Job]`` (real-model jobs, moved into
+#: logitrank.experiments in step two of issue 10), with the report order of their first job.
+LEGACY_PROVIDERS = (
+    ("logitrank.real_models.logit_jobs", 300),
+    ("logitrank.sim.representation_jobs", 400),
+    ("logitrank.real_models.weights_jobs", 500),
 )
 
 
 @dataclasses.dataclass(frozen=True)
-class Claim:
-    """One row of docs/RESULTS.md: a claim of a paper, its number, ours, and a verdict."""
-
-    lens: str
-    claim: str
-    paper: str
-    ours: str
-    setting: str
-    verdict: str
-    figure: str | None = None
-
-    def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise InvalidInputError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-
-
-@dataclasses.dataclass(frozen=True)
 class Job:
-    """One figure: ``config(profile) -> dict``, ``compute(config, out_dir)``, and a figure module.
+    """A legacy job: ``config(profile) -> dict``, ``compute(config, out_dir)``, and a figure module.
+
+    Kept for the real-model job modules until they become experiments (issue 10, step two);
+    new code defines an :class:`~logitrank.experiments.Experiment` instead.
 
     ``inputs`` names jobs whose results this one reads; they are run first and ``compute`` is
     then called as ``compute(config, out_dir, {name: results_dir})``. Their result keys
@@ -78,27 +70,61 @@ class Job:
     figure_module: str
     version: int = 1
     inputs: tuple = ()
+    order: int = 0
+
+    def config_record(self, profile: str) -> dict:
+        return self.config(profile)
 
     def key(self, profile: str, input_keys: dict | None = None) -> str:
         return config_hash({"job": self.name, "version": self.version, "config": self.config(profile),
                             "inputs": input_keys or {}})
 
+    def run(self, profile: str, out_dir: Path, inputs: dict[str, Path] | None = None) -> None:
+        cfg = self.config(profile)
+        if self.inputs:
+            self.compute(cfg, out_dir, inputs)
+        else:
+            self.compute(cfg, out_dir)
+
     def figures(self):
         return importlib.import_module(f"logitrank.paper_figs.{self.figure_module}")
 
 
-def all_jobs() -> list[Job]:
-    """Every registered job, in report order."""
-    jobs: list[Job] = []
-    for mod in JOB_PROVIDERS:
-        jobs.extend(importlib.import_module(mod).JOBS)
+def _discover(package: str) -> list[Experiment]:
+    """``EXPERIMENT`` of every public module of ``package`` (pkgutil; private modules skipped)."""
+    pkg = importlib.import_module(package)
+    found = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{package}.{info.name}")
+        exp = getattr(mod, "EXPERIMENT", None)
+        if not isinstance(exp, Experiment):
+            raise InvalidInputError(f"{package}.{info.name} defines no EXPERIMENT = Experiment(...)")
+        if exp.name != info.name:
+            raise InvalidInputError(f"experiment {exp.name!r} must live in a module of that name, "
+                                    f"not {package}.{info.name}")
+        found.append(exp)
+    return found
+
+
+def all_jobs() -> list[Experiment | Job]:
+    """Every registered experiment (discovered) and legacy job, in report order."""
+    jobs: list = []
+    for package in EXPERIMENT_PACKAGES:
+        jobs.extend(_discover(package))
+    for mod, first in LEGACY_PROVIDERS:
+        jobs.extend(dataclasses.replace(j, order=first + i) for i, j in enumerate(importlib.import_module(mod).JOBS))
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"duplicate job names in {names}")
-    return jobs
+    orders = [j.order for j in jobs]
+    if len(set(orders)) != len(orders):
+        raise InvalidInputError(f"duplicate report order keys in {sorted(zip(orders, names))}")
+    return sorted(jobs, key=lambda j: j.order)
 
 
-def _result_dir(results_root: Path, job: Job, profile: str, by_name: dict | None = None) -> Path:
+def _result_dir(results_root: Path, job: Experiment | Job, profile: str, by_name: dict | None = None) -> Path:
     input_keys = {}
     for name in job.inputs:
         if not by_name or name not in by_name:
@@ -107,11 +133,11 @@ def _result_dir(results_root: Path, job: Job, profile: str, by_name: dict | None
     return Path(results_root) / job.name / f"{profile}-{job.key(profile, input_keys)}"
 
 
-def _with_inputs(selected: list[Job], by_name: dict) -> list[Job]:
+def _with_inputs(selected: list, by_name: dict) -> list:
     """``selected`` plus the jobs they read, each after its inputs (report order otherwise)."""
-    order: list[Job] = []
+    order: list = []
 
-    def visit(job: Job, stack: tuple = ()):
+    def visit(job, stack: tuple = ()):
         if job.name in stack:
             raise InvalidInputError(f"job inputs form a cycle: {' -> '.join(stack + (job.name,))}")
         for name in job.inputs:
@@ -151,13 +177,9 @@ def run_jobs(*, profile: str = "quick", only: list[str] | None = None,
             if force and done.exists():
                 done.unlink()
             t0 = time.perf_counter()
-            cfg = job.config(profile)
-            atomic_write_json(rdir / "config.json", cfg)
-            if job.inputs:
-                job.compute(cfg, rdir, {n: _result_dir(results_root, by_name[n], profile, by_name)
-                                        for n in job.inputs})
-            else:
-                job.compute(cfg, rdir)
+            atomic_write_json(rdir / "config.json", job.config_record(profile))
+            job.run(profile, rdir, {n: _result_dir(results_root, by_name[n], profile, by_name)
+                                    for n in job.inputs})
             atomic_write_json(done, {"seconds": time.perf_counter() - t0, "profile": profile,
                                      "finished": datetime.datetime.now(datetime.timezone.utc).isoformat()})
             log(f"    done in {time.perf_counter() - t0:.1f} s")

@@ -1,4 +1,8 @@
-"""``logitrank learn …``: the query learner and its sample-only baseline from the command line."""
+"""``logitrank learn smollm2``: the query learner on a real LM (moves with the real-model commands).
+
+The synthetic ``learn`` commands live in :mod:`logitrank.commands.learn`, which attaches
+this one; this module goes away in step two of issue 10.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +10,9 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(help="Learn low-logit-rank models from logit queries (and the spectral baseline).",
-                  no_args_is_help=True, add_completion=False)
+__all__ = ["smollm2"]
 
 
-@app.command()
-def isan(
-    vocab: int = typer.Option(3, help="Alphabet size |Σ|."),
-    horizon: int = typer.Option(5, help="Horizon T."),
-    dim: int = typer.Option(2, help="Hidden dimension d of the random ISAN."),
-    epsilon: float = typer.Option(0.05, help="Target TV ε."),
-    noise: float = typer.Option(0.0, help="Oracle error ξ (uniform, per logit)."),
-    seed: int = typer.Option(0, help="Random seed."),
-) -> None:
-    """Learn a random time-varying ISAN from logit queries; print queries, samples and exact TV."""
-    from logitrank.sim.learning import learn_random_isan
-    r = learn_random_isan(vocab, horizon, dim, seed, epsilon=epsilon, noise=noise)
-    typer.echo(f"queries {r.queries}, samples {r.samples}, epochs {r.epochs}, witnesses {r.witnesses}, "
-               f"ranks {list(r.ranks)}, converged {r.converged}")
-    typer.echo(f"exact TV(M, M̂) = {r.tv:.3g} (target ε = {epsilon})")
-
-
-@app.command()
-def parity(
-    n_bits: int = typer.Option(12, help="Number of bits n (horizon n + 1)."),
-    noise: float = typer.Option(0.1, help="Label noise η of the parity."),
-    seed: int = typer.Option(0, help="Random seed."),
-) -> None:
-    """Noisy parity: query learner vs spectral learner with the same budget in samples."""
-    from logitrank.sim.learning import parity_comparison
-    r = parity_comparison(n_bits, seed, noise=noise)
-    typer.echo(f"query learner: {r['query_queries']} queries + {r['query_samples']} samples, "
-               f"TV {r['query_tv']:.3g} ({r['tv_method']})")
-    typer.echo(f"spectral learner: {r['spectral_samples']} samples, TV {r['spectral_tv']:.3g} "
-               f"(a parity-blind model has TV {r['tv_uniform_last_bit']:.2f})")
-
-
-@app.command()
 def smollm2(
     tokens: Optional[list[str]] = typer.Option(None, "--token", help="Single-token texts of the alphabet "
                                                "(repeatable; default: ' red' ' green' ' blue' ' yellow')."),

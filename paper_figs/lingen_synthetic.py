@@ -6,28 +6,24 @@ from pathlib import Path
 
 import numpy as np
 
-from logitrank.jobs import Claim
+from logitrank.experiments import Claim
+from logitrank.experiments.lingen_synthetic import EXPERIMENT, LingenSyntheticResult
 from logitrank.paper_figs._style import plt, save
 
-NAME = "lingen_synthetic"
+NAME = EXPERIMENT.name
 LABELS = {"lingen": "LINGEN", "next_token_only": "next-token-only fit", "last_m_tokens": "last-m-tokens"}
 
 
-def _load(results_dir):
-    return np.load(Path(results_dir) / "lingen.npz")
-
-
 def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
-    r = _load(results_dir)
+    r = LingenSyntheticResult.load(results_dir)
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
-    for ax, fam, title in zip(axes, ("isan", "hmm"), ("random time-varying ISAN", "random HMM")):
-        for i, m in enumerate(LABELS):
-            kl = r[f"{fam}/{m}"]
+    for ax, fam, title in zip(axes, (r.isan, r.hmm), ("random time-varying ISAN", "random HMM")):
+        for i, (m, kl) in enumerate(fam.methods()):
             steps = np.arange(1, kl.shape[1] + 1)
             ax.plot(steps, np.maximum(kl.mean(axis=0), 1e-17), "o-", ms=3, color=f"C{i}",
                     label=f"{LABELS[m]} (total {max(kl.sum(axis=1).mean(), 0.0):.3g})")
         ax.set_yscale("log")
-        ax.set_title(f"{title}, d={int(r['dim'])}, |H|={int(r['n_histories'])}", fontsize=8)
+        ax.set_title(f"{title}, d={r.dim}, |H|={r.n_histories}", fontsize=8)
         ax.set_xlabel("generation step")
         ax.legend(fontsize=6)
     axes[0].set_ylabel("KL(P_true ‖ P_method), mean over models")
@@ -35,10 +31,11 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
 
 
 def claims(results_dir: Path) -> list[Claim]:
-    r = _load(results_dir)
-    tot = {k: float(r[k].sum(axis=1).mean()) for k in r.files if "/" in k}
-    setting = (f"{int(r['n_models'])} random models each, |Σ|={int(r['vocab_size'])}, T={int(r['horizon'])}, "
-               f"d={int(r['dim'])}, |H|={int(r['n_histories'])}, |F|={int(r['n_futures'])}, {r['isan/lingen'].shape[1]} steps")
+    r = LingenSyntheticResult.load(results_dir)
+    tot = {f"{name}/{m}": float(kl.sum(axis=1).mean())
+           for name, fam in (("isan", r.isan), ("hmm", r.hmm)) for m, kl in fam.methods()}
+    setting = (f"{r.n_models} random models each, |Σ|={r.vocab_size}, T={r.horizon}, "
+               f"d={r.dim}, |H|={r.n_histories}, |F|={r.n_futures}, {r.n_steps} steps")
     exact = tot["isan/lingen"] < 1e-9
     hmm_order = tot["hmm/lingen"] < tot["hmm/next_token_only"] and tot["hmm/lingen"] < tot["hmm/last_m_tokens"]
     return [

@@ -1,7 +1,7 @@
 """Experiments that check the logit-rank theorems' quantitative claims on synthetic models.
 
-Each function returns plain dicts of arrays (JSON/NPZ-serialisable); jobs in
-:mod:`logitrank.sim.jobs` save them and figure modules read them.
+Each function returns plain dicts of arrays (JSON/NPZ-serialisable); the experiments in
+:mod:`logitrank.experiments` wrap them in typed results that figure modules read.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def lingen_synthetic(*, vocab_size: int, horizon: int, dim: int, history_length:
     futures = cutwise_futures(vocab_size, horizon, history_length)[:n_futures]
     out: dict = {}
     for family in ("isan", "hmm"):
-        for m in range(n_models):
+        for _ in range(n_models):
             model = (random_isan(vocab_size, horizon, dim, rng) if family == "isan"
                      else random_hmm(dim, vocab_size, rng, horizon=horizon, concentration=hmm_concentration))
             target = rng.integers(0, vocab_size, history_length)
@@ -123,9 +123,9 @@ def synthetic_spectra(*, vocab_size: int, history_length: int, n_histories: int,
     an exactly low-rank spectrum has no power law to fit).
     Histories and futures are uniform random sequences; full-vocabulary columns.
     """
+    from logitrank.errors import InvalidInputError as _Bad
     from logitrank.theory.logit_matrix import extended_logit_matrix
     from logitrank.theory.spectrum import PowerLawFit, singular_values
-    from logitrank.errors import InvalidInputError as _Bad
 
     rng = np.random.default_rng(seed)
     horizon = history_length + max_future_length + 1

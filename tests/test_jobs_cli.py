@@ -29,7 +29,8 @@ def _fake_provider(monkeypatch, calls, fail_on=None):
     prov = types.ModuleType("_fake_jobs")
     prov.JOBS = [jobs.Job(n, "logits", n, lambda p: {"x": 1}, compute(n), "_fake") for n in ("a", "b", "c")]
     monkeypatch.setitem(sys.modules, "_fake_jobs", prov)
-    monkeypatch.setattr(jobs, "JOB_PROVIDERS", ("_fake_jobs",))
+    monkeypatch.setattr(jobs, "EXPERIMENT_PACKAGES", ())
+    monkeypatch.setattr(jobs, "LEGACY_PROVIDERS", (("_fake_jobs", 0),))
 
 
 def test_killed_run_resumes_without_redoing_finished_jobs(tmp_path, monkeypatch):
@@ -94,7 +95,8 @@ def test_job_inputs_run_first_and_enter_the_key(tmp_path, monkeypatch):
     prov.JOBS = [jobs.Job("c", "logits", "c", lambda p: {}, consumer, "_fake2", inputs=("p",)),
                  jobs.Job("p", "logits", "p", lambda p: dict(value), producer, "_fake2")]
     monkeypatch.setitem(sys.modules, "_fake_jobs2", prov)
-    monkeypatch.setattr(jobs, "JOB_PROVIDERS", ("_fake_jobs2",))
+    monkeypatch.setattr(jobs, "EXPERIMENT_PACKAGES", ())
+    monkeypatch.setattr(jobs, "LEGACY_PROVIDERS", (("_fake_jobs2", 0),))
     kw = dict(results_root=tmp_path / "r", figures_dir=tmp_path / "f", results_md=tmp_path / "R.md",
               log=lambda s: None)
     jobs.run_jobs(only=["c"], **kw)
@@ -102,3 +104,138 @@ def test_job_inputs_run_first_and_enter_the_key(tmp_path, monkeypatch):
     value["v"] = 2                                   # the input's config changes …
     jobs.run_jobs(only=["c"], **kw)
     assert seen == {"v": 2}                          # … so the consumer is recomputed
+
+
+# --- experiments: discovered modules, typed results, stable keys ---------------------------------
+_FAKE_EXPERIMENT = '''
+import dataclasses
+from pathlib import Path
+from logitrank.experiments import Experiment
+from logitrank.io import atomic_write_json, read_json
+
+CALLS = []
+
+
+@dataclasses.dataclass(frozen=True)
+class Cfg:
+    x: int = {x}
+    sizes: tuple[int, ...] = (1, 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Res:
+    total: int
+
+    def save(self, out_dir):
+        atomic_write_json(Path(out_dir) / "res.json", {{"total": self.total}})
+
+    @classmethod
+    def load(cls, d):
+        return cls(**read_json(Path(d) / "res.json"))
+
+
+def compute(config, out_dir, inputs=None):
+    CALLS.append("{name}")
+    extra = Res.load(inputs["{inp}"]).total if inputs else 0
+    return Res(config.x + sum(config.sizes) + extra)
+
+
+EXPERIMENT = Experiment(name="{name}", lens="logits", title="{name}", order={order},
+                        profiles={{"quick": Cfg(), "full": Cfg(x=100)}}, compute=compute, result_type=Res,
+                        figure_module="_fake3", inputs={inputs})
+'''
+
+
+def _fake_experiment_package(tmp_path, monkeypatch, xs=(1, 2)):
+    import importlib
+
+    from logitrank.io import read_json
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)   # rewritten sources must not hit stale .pyc
+    pkg = tmp_path / "fake_experiments_pkg"
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_private.py").write_text("raise RuntimeError('private modules are not experiments')\n")
+    # Discovery order (alphabetical) differs from report order (order keys): zeta runs first.
+    (pkg / "alpha.py").write_text(_FAKE_EXPERIMENT.format(name="alpha", x=xs[0], order=20, inputs="('zeta',)",
+                                                          inp="zeta"))
+    (pkg / "zeta.py").write_text(_FAKE_EXPERIMENT.format(name="zeta", x=xs[1], order=10, inputs="()", inp=""))
+    for name in [m for m in sys.modules if m.startswith("fake_experiments_pkg")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    fig = types.ModuleType("logitrank.paper_figs._fake3")
+    fig.plot = lambda rdir, fdir: []
+    fig.claims = lambda rdir: [jobs.Claim("logits", f"{rdir.parent.name} total {read_json(rdir / 'res.json')['total']}",
+                                          "1", "1", "s", "yes")]
+    monkeypatch.setitem(sys.modules, "logitrank.paper_figs._fake3", fig)
+    monkeypatch.setattr(jobs, "EXPERIMENT_PACKAGES", ("fake_experiments_pkg",))
+    monkeypatch.setattr(jobs, "LEGACY_PROVIDERS", ())
+
+
+def test_experiments_are_discovered_and_ordered_by_their_order_key(tmp_path, monkeypatch):
+    _fake_experiment_package(tmp_path, monkeypatch)
+    assert [e.name for e in jobs.all_jobs()] == ["zeta", "alpha"]
+
+
+def test_experiment_key_is_the_hash_of_the_config_record(tmp_path, monkeypatch):
+    """The cache key is sha256 of the sorted-key JSON of {job, version, asdict(config), inputs}, first 12 hex."""
+    import hashlib
+    import json
+    _fake_experiment_package(tmp_path, monkeypatch)
+    zeta = {e.name: e for e in jobs.all_jobs()}["zeta"]
+    blob = json.dumps({"job": "zeta", "version": 1, "config": {"x": 2, "sizes": [1, 2]}, "inputs": {}},
+                      sort_keys=True, separators=(",", ":"))
+    assert zeta.key("quick") == hashlib.sha256(blob.encode()).hexdigest()[:12]
+    assert zeta.key("full") != zeta.key("quick")
+    with pytest.raises(InvalidInputError, match="no profile"):
+        zeta.key("medium")
+
+
+def test_experiments_run_with_inputs_cache_and_report(tmp_path, monkeypatch):
+    _fake_experiment_package(tmp_path, monkeypatch)
+    import fake_experiments_pkg.alpha as alpha
+    import fake_experiments_pkg.zeta as zeta
+    kw = dict(results_root=tmp_path / "r", figures_dir=tmp_path / "f", results_md=tmp_path / "R.md",
+              log=lambda s: None)
+    claims = jobs.run_jobs(only=["alpha"], **kw)
+    assert zeta.CALLS == ["zeta"] and alpha.CALLS == ["alpha"]
+    # alpha = 1 + (1 + 2) + zeta's total (2 + 1 + 2): the input's saved result was read back.
+    assert [c.claim for c in claims] == ["zeta total 5", "alpha total 9"]
+    rdir = next((tmp_path / "r" / "alpha").iterdir())
+    assert (rdir / "DONE.json").exists()
+    assert jobs.read_json(rdir / "config.json") == {"x": 1, "sizes": [1, 2]}
+    jobs.run_jobs(**kw)
+    assert zeta.CALLS == ["zeta"] and alpha.CALLS == ["alpha"]          # both cached
+    _fake_experiment_package(tmp_path, monkeypatch, xs=(1, 3))          # the input's config changes …
+    import fake_experiments_pkg.alpha as alpha2
+    claims = jobs.run_jobs(only=["alpha"], **kw)
+    assert alpha2.CALLS == ["alpha"]                                     # … so alpha is recomputed
+    assert "alpha total 10" in [c.claim for c in claims]
+
+
+def test_a_module_without_experiment_is_an_error(tmp_path, monkeypatch):
+    _fake_experiment_package(tmp_path, monkeypatch)
+    (tmp_path / "fake_experiments_pkg" / "broken.py").write_text("X = 1\n")
+    import importlib
+    importlib.invalidate_caches()
+    with pytest.raises(InvalidInputError, match="defines no EXPERIMENT"):
+        jobs.all_jobs()
+
+
+def test_config_from_dict_restores_tuples():
+    import dataclasses
+
+    from logitrank.experiments import config_from_dict, config_record
+
+    @dataclasses.dataclass(frozen=True)
+    class C:
+        a: tuple[int, ...] = (1, 2)
+        b: tuple[int | None, ...] = (None, 3)
+        c: list = dataclasses.field(default_factory=list)
+        d: float = 0.5
+
+    rec = {"a": [4], "b": [None], "c": [1], "d": 2.0}
+    assert config_from_dict(C, rec) == C(a=(4,), b=(None,), c=[1], d=2.0)
+    assert config_record(C()) == {"a": (1, 2), "b": (None, 3), "c": [], "d": 0.5}
+    with pytest.raises(InvalidInputError):
+        config_record(C)

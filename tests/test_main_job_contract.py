@@ -1,22 +1,73 @@
 """Contracts of the main job: figure modules only read results; the README lists every figure."""
 
 import ast
+import dataclasses
+import importlib
 import pkgutil
 import re
 from pathlib import Path
 
 import logitrank.paper_figs as figs
+from logitrank.experiments import Experiment
 from logitrank.jobs import all_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
-ALLOWED = ("__future__", "pathlib", "json", "math", "csv", "numpy", "matplotlib", "logitrank.jobs",
-           "logitrank.io", "logitrank.paper_figs", "logitrank.sim.paper_numbers")
+#: Figure modules of the real-model jobs (and of the two experiments whose results keep the
+#: legacy file layout) read result files by key until step two of issue 10 types them.
+LEGACY_FIGURES = {"real_spectrum", "real_principal_angles", "real_lingen", "reps_sim", "reps_theorems", "reps_real",
+                  "weights_spectra", "weights_activations", "weights_removal", "learning_real", "synthetic_vs_real"}
+LEGACY_ALLOWED = ("__future__", "pathlib", "json", "math", "csv", "numpy", "matplotlib", "logitrank.jobs",
+                  "logitrank.io", "logitrank.paper_figs", "logitrank.sim.paper_numbers")
+#: A figure module imports only: result types (and the Experiment record naming it) from
+#: logitrank.experiments.*, Claim, the shared style, the papers' published numbers, numpy/matplotlib.
+ALLOWED = ("__future__", "pathlib", "math", "numpy", "matplotlib", "logitrank.experiments",
+           "logitrank.paper_figs._style", "logitrank.sim.paper_numbers")
 
 
-def test_figure_modules_never_recompute():
-    """No figure module imports theory, simulation, real-model or torch code: they read saved results."""
-    for mod in pkgutil.iter_modules(figs.__path__):
-        tree = ast.parse((Path(figs.__path__[0]) / f"{mod.name}.py").read_text())
+def _figure_modules():
+    return [m.name for m in pkgutil.iter_modules(figs.__path__) if not m.name.startswith("_")]
+
+
+def _import_nodes(name):
+    tree = ast.parse((Path(figs.__path__[0]) / f"{name}.py").read_text())
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def test_figure_modules_import_only_result_types():
+    """A figure module imports result types from logitrank.experiments.* (no JSON/NPZ keys, no compute code)."""
+    for name in sorted(set(_figure_modules()) - LEGACY_FIGURES):
+        for node in _import_nodes(name):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for mod in mods:
+                assert any(mod == a or mod.startswith(a + ".") for a in ALLOWED), \
+                    f"paper_figs/{name}.py imports {mod}: figure modules import only results"
+            if isinstance(node, ast.ImportFrom) and node.module.startswith("logitrank.experiments"):
+                source = importlib.import_module(node.module)
+                for alias in node.names:
+                    obj = getattr(source, alias.name)
+                    ok = (obj is getattr(source, "Claim", None) and node.module == "logitrank.experiments") or \
+                         isinstance(obj, Experiment) or isinstance(obj, (str, tuple)) or \
+                         (dataclasses.is_dataclass(obj) and callable(getattr(obj, "load", None))
+                          and obj is source.EXPERIMENT.result_type)
+                    assert ok, f"paper_figs/{name}.py imports {node.module}.{alias.name}: not a result type"
+
+
+def test_every_experiment_figure_reads_its_own_result_type():
+    for job in all_jobs():
+        if not isinstance(job, Experiment) or job.figure_module in LEGACY_FIGURES:
+            continue
+        mod = job.figures()
+        assert mod.NAME == job.name
+        imported = {(n.module, a.name) for n in _import_nodes(job.figure_module)
+                    if isinstance(n, ast.ImportFrom) for a in n.names}
+        assert (f"logitrank.experiments.{job.name}", job.result_type.__name__) in imported, job.name
+
+
+def test_legacy_figure_modules_never_recompute():
+    """No legacy figure module imports theory, simulation, real-model or torch code: they read saved results."""
+    assert LEGACY_FIGURES <= set(_figure_modules())
+    for mod_name in sorted(LEGACY_FIGURES):
+        tree = ast.parse((Path(figs.__path__[0]) / f"{mod_name}.py").read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -25,8 +76,8 @@ def test_figure_modules_never_recompute():
             else:
                 continue
             for name in names:
-                ok = name.startswith(".") or any(name == a or name.startswith(a + ".") for a in ALLOWED)
-                assert ok, f"paper_figs/{mod.name}.py imports {name}: figure modules only read results"
+                ok = name.startswith(".") or any(name == a or name.startswith(a + ".") for a in LEGACY_ALLOWED)
+                assert ok, f"paper_figs/{mod_name}.py imports {name}: figure modules only read results"
 
 
 def test_every_job_has_a_figure_module_with_plot_and_claims():

@@ -1,5 +1,6 @@
-"""The package imports as one namespace, logitrank.*, and theory/ never imports torch."""
+"""The package imports as one namespace, logitrank.*; the import contract between its layers holds."""
 
+import ast
 import subprocess
 import sys
 import zipfile
@@ -8,14 +9,79 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ["theory", "sim", "real_models", "paper_figs"]
+SUBPACKAGES = ["theory", "sim", "real_models", "paper_figs", "experiments", "commands"]
+#: Where each subpackage lives in the checkout (pyproject.toml's package-dir).
+FOLDERS = {"theory": "theory", "sim": "sim", "real_models": "real_models", "paper_figs": "paper_figs",
+           "experiments": "core/experiments", "commands": "core/commands"}
 
 
 def test_subpackages_import_under_logitrank_namespace():
     import importlib
     for name in SUBPACKAGES:
         mod = importlib.import_module(f"logitrank.{name}")
-        assert Path(mod.__file__).resolve().parent == ROOT / name
+        assert Path(mod.__file__).resolve().parent == ROOT / FOLDERS[name]
+
+
+def test_pyproject_maps_every_subpackage():
+    import tomllib
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert set(cfg["packages"]) == {"logitrank"} | {f"logitrank.{n}" for n in SUBPACKAGES}
+    assert cfg["package-dir"] == {"logitrank": "core", **{f"logitrank.{n}": FOLDERS[n] for n in SUBPACKAGES}}
+
+
+# --- the import contract (static: every import statement, function-level ones included) -------------
+#: The application layer: experiments, commands and the modules that run or assemble them.
+APPLICATION = ("logitrank.experiments", "logitrank.commands", "logitrank.cli", "logitrank.jobs",
+               "logitrank.learn_cli")
+#: Real-model application code still inside sim/ and real_models/; it moves into the application
+#: layer in step two of issue 10, after which the xfail below turns into an XPASS (strict: an error).
+STEP_TWO = ("sim/representation_jobs.py", "sim/representation_cli.py", "sim/learning.py",
+            "real_models/logit_jobs.py", "real_models/weights_jobs.py")
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def _violations(folder: str, forbidden: tuple, skip: tuple = ()) -> list[str]:
+    bad = []
+    for path in sorted((ROOT / folder).glob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        if rel in skip:
+            continue
+        bad += [f"{rel} imports {n}" for n in sorted(_imports(path))
+                if any(n == f or n.startswith(f + ".") for f in forbidden)]
+    return bad
+
+
+def test_theory_imports_neither_torch_nor_the_other_layers():
+    assert _violations("theory", ("torch", "transformers", "logitrank.sim", "logitrank.real_models",
+                                  "logitrank.paper_figs") + APPLICATION) == []
+
+
+def test_sim_and_real_models_are_siblings_below_the_application_layer():
+    """sim/ and real_models/ import neither each other nor the application layer (step-two files aside)."""
+    assert _violations("sim", ("logitrank.real_models",) + APPLICATION, skip=STEP_TWO) == []
+    assert _violations("real_models", ("logitrank.sim",) + APPLICATION, skip=STEP_TWO) == []
+
+
+@pytest.mark.xfail(strict=True, reason="real-model application code still in sim/ and real_models/ "
+                   "(sim/representation_jobs.py, sim/representation_cli.py, sim/learning.py:real_model_demo, "
+                   "real_models/logit_jobs.py, real_models/weights_jobs.py) moves in step two of issue 10")
+def test_sim_and_real_models_are_siblings_including_step_two_files():
+    assert _violations("sim", ("logitrank.real_models",) + APPLICATION) == []
+    assert _violations("real_models", ("logitrank.sim",) + APPLICATION) == []
+
+
+def test_experiments_never_import_the_command_line():
+    assert _violations("core/experiments", ("logitrank.commands", "logitrank.cli", "logitrank.jobs",
+                                            "logitrank.learn_cli", "typer")) == []
 
 
 def test_theory_never_imports_torch():
@@ -35,7 +101,7 @@ def test_bare_folders_are_not_the_api():
 
 @pytest.mark.slow
 def test_non_editable_wheel_contains_the_namespace(tmp_path):
-    """`pip install .` (a built wheel) gives logitrank/{theory,sim,real_models,paper_figs}."""
+    """`pip install .` (a built wheel) gives logitrank/{theory,sim,real_models,paper_figs,experiments,commands}."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
                    check=True)
     wheel = next(tmp_path.glob("logitrank-*.whl"))

@@ -1,0 +1,90 @@
+"""Normalised singular-value curves of synthetic models next to SmolLM2 and its random-init twin.
+
+Reads the ``real_spectrum`` results (a legacy real-model job until step two of issue 10).
+Its figure module (``paper_figs/synthetic_vs_real.py``) still reads ``catalogue.npz`` by key;
+the result keeps that file layout so the figure and cached results stay valid.
+
+References
+----------
+Golowich, Liu, Shetty (2025), §3.1 and §6: exact low rank (ISANs), approximately low rank
+(HMMs) and power laws σ_i ∝ i^(−α), against trained (α slightly above 1/2) and untrained LMs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from logitrank.experiments._base import Experiment
+from logitrank.io import atomic_save_npz
+from logitrank.sim.experiments import synthetic_spectra
+
+__all__ = ["RankCurvesConfig", "RankCurvesResult", "compute", "EXPERIMENT"]
+
+FILE = "catalogue.npz"
+
+
+@dataclasses.dataclass(frozen=True)
+class RankCurvesConfig:
+    """Synthetic matrix sizes and the model families whose spectra are drawn."""
+
+    vocab_size: int = 8
+    history_length: int = 6
+    n_histories: int = 192
+    n_futures: int = 48
+    max_future_length: int = 3
+    dims: tuple[int, ...] = (2, 4, 8, 16)
+    hmm_states: tuple[int, ...] = (2, 4, 8)
+    alphas: tuple[float, ...] = (0.3, 0.5, 0.8)
+    seed: int = 0
+
+
+PROFILES = {"quick": RankCurvesConfig(), "full": RankCurvesConfig(n_histories=512, n_futures=128)}
+
+
+@dataclasses.dataclass(frozen=True)
+class RankCurvesResult:
+    """Synthetic curves σ_i/σ_1 with labels and fitted α; real curves (trained, untrained) and their α ± err."""
+
+    labels: np.ndarray          # (n_curves,) str
+    curves: np.ndarray          # (n_curves, n)
+    alpha: np.ndarray           # (n_curves,) NaN where no power law can be fitted
+    shape: np.ndarray           # (2,) synthetic matrix shape
+    real_trained: np.ndarray    # (n_real,)
+    real_untrained: np.ndarray  # (n_real,)
+    real_alpha: np.ndarray      # (2,) trained, untrained
+    real_alpha_err: np.ndarray  # (2,)
+
+    def save(self, out_dir: Path) -> None:
+        atomic_save_npz(Path(out_dir) / FILE, **{f.name: np.asarray(getattr(self, f.name))
+                                                 for f in dataclasses.fields(self)})
+
+    @classmethod
+    def load(cls, results_dir: Path) -> RankCurvesResult:
+        with np.load(Path(results_dir) / FILE) as z:
+            return cls(**{f.name: z[f.name] for f in dataclasses.fields(cls)})
+
+
+def compute(config: RankCurvesConfig, out_dir: Path | None = None,
+            inputs: dict[str, Path] | None = None) -> RankCurvesResult:
+    """Synthetic spectra (:func:`logitrank.sim.experiments.synthetic_spectra`) plus the real curves."""
+    res = synthetic_spectra(**dataclasses.asdict(config))
+    real = {}
+    for label in ("trained", "untrained"):
+        with np.load(Path(inputs["real_spectrum"]) / f"analysis_{label}.npz") as a:
+            s = a["singular_values"]
+            real[label] = (s / s[0], float(a["alpha"]), float(a["alpha_err"]))
+    return RankCurvesResult(
+        labels=res["labels"], curves=res["curves"], alpha=res["alpha"], shape=res["shape"],
+        real_trained=real["trained"][0], real_untrained=real["untrained"][0],
+        real_alpha=np.array([real["trained"][1], real["untrained"][1]]),
+        real_alpha_err=np.array([real["trained"][2], real["untrained"][2]]))
+
+
+EXPERIMENT = Experiment(
+    name="synthetic_vs_real_rank_curves", lens="logits", order=130,
+    title="Normalised singular-value curves: random ISANs/HMMs, power laws, SmolLM2 and its random-init twin",
+    profiles=PROFILES, compute=compute, result_type=RankCurvesResult, figure_module="synthetic_vs_real",
+    inputs=("real_spectrum",))
