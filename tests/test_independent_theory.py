@@ -1,0 +1,327 @@
+"""Core theory definitions pinned against computations written in this file (issue 13).
+
+Every expected value here is recomputed from the paper's formula in a few lines of
+NumPy/SciPy (or taken from a reference library such as ``scipy.linalg.subspace_angles``),
+never through another path of the helper under test. Directions and normalisations (KL
+direction, 1/(|H||F|), last-m tokens, top-k not bottom-k) use small hand-checkable cases.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from logitrank.theory.lingen import LinGen, lingen_evaluate, lingen_generate, lingen_step_logits
+from logitrank.theory.logit_matrix import (cutwise_futures, cutwise_logit_matrix, extended_logit_matrix,
+                                           numerical_rank)
+from logitrank.theory.models import HiddenMarkovModel, NoisyParity, TabularSequenceModel, TimeVaryingISAN
+from logitrank.theory.representation import isan_from_low_rank_model
+from logitrank.theory.sequence_model import center_logits, log_softmax, sample_from_logits, softmax
+from logitrank.theory.spectrum import (PowerLawFit, average_kl_vs_rank, principal_angle_cosines,
+                                       rank_for_relative_error, relative_tail_error, singular_values)
+
+
+def _kl(p, q):
+    """KL(p ‖ q) for probability vectors, written out."""
+    p, q = np.asarray(p, float), np.asarray(q, float)
+    return float(np.sum(p * np.log(p / q)))
+
+
+def _sm(x):
+    e = np.exp(np.asarray(x, float) - np.max(x))
+    return e / e.sum()
+
+
+# ---------------------------------------------------------------- sequence_model
+
+def test_center_softmax_log_softmax_by_hand():
+    x = np.array([[1.0, 2.0, 4.0], [0.0, 0.0, 3.0]])
+    np.testing.assert_allclose(center_logits(x), [[-4 / 3, -1 / 3, 5 / 3], [-1.0, -1.0, 2.0]])
+    np.testing.assert_allclose(softmax(x)[0], np.exp([1, 2, 4]) / np.exp([1, 2, 4]).sum())
+    np.testing.assert_allclose(log_softmax(x)[1], [0, 0, 3] - np.log(2 + np.exp(3)))
+    big = np.array([[1000.0, 1000.0]])               # stability: no overflow
+    np.testing.assert_allclose(softmax(big), [[0.5, 0.5]])
+
+
+def test_sample_from_logits_is_inverse_cdf_of_one_uniform_draw():
+    logits = np.log(np.array([[0.2, 0.5, 0.3]] * 6))
+    u = np.random.default_rng(7).random(6)
+    want = np.searchsorted(np.cumsum([0.2, 0.5, 0.3]), u, side="right")
+    np.testing.assert_array_equal(sample_from_logits(logits, np.random.default_rng(7)), want)
+    # frequencies follow softmax (not e.g. the reversed vector)
+    many = sample_from_logits(np.log(np.array([[0.1, 0.9]] * 4000)), np.random.default_rng(0))
+    assert abs(many.mean() - 0.9) < 0.03
+
+
+# ---------------------------------------------------------------- models
+
+def test_isan_logits_are_B_times_the_product_of_A():
+    rng = np.random.default_rng(0)
+    T, V, d = 3, 2, 2
+    A, B, x0 = rng.normal(size=(T, V, d, d)), rng.normal(size=(T, V, d)), rng.normal(size=d)
+    m = TimeVaryingISAN(A, B, x0)
+    z = [1, 0]
+    x = A[1, 0] @ (A[0, 1] @ x0)                       # x_2 = A_{z2,2} A_{z1,1} x0
+    np.testing.assert_allclose(m.next_token_logits([z])[0], B[2] @ x)
+    np.testing.assert_allclose(m.next_token_logits(np.zeros((1, 0), int))[0], B[0] @ x0)
+
+
+def test_hmm_next_token_probabilities_by_forward_algorithm():
+    pi = np.array([0.6, 0.4])
+    Tm = np.array([[0.7, 0.3], [0.2, 0.8]])
+    O = np.array([[0.9, 0.1], [0.3, 0.7]])
+    m = HiddenMarkovModel(pi, Tm, O)
+    # P(z2 | z1=1) = Σ π_s O[s,1] T[s,s'] O[s',z2] / P(z1=1)
+    joint = np.array([sum(pi[s] * O[s, 1] * Tm[s, t] * O[t, z] for s in range(2) for t in range(2))
+                      for z in range(2)])
+    np.testing.assert_allclose(np.exp(m.log_probs([[1]])[0]), joint / joint.sum())
+    np.testing.assert_allclose(np.exp(m.log_probs(np.zeros((1, 0), int))[0]), pi @ O)
+
+
+def test_noisy_parity_logits_by_hand():
+    m = NoisyParity(3, 0.2, [1, 0, 1])
+    half = 0.5 * np.log(0.8 / 0.2)
+    # parity of bits 0 and 2 of (1, 1, 0) is 1 → token 1 has probability 0.8
+    np.testing.assert_allclose(m.next_token_logits([[1, 1, 0]])[0], [-half, half])
+    np.testing.assert_allclose(np.exp(m.log_probs([[1, 0, 1]])[0]), [0.8, 0.2])
+    np.testing.assert_allclose(m.next_token_logits([[1, 1]])[0], [0.0, 0.0])
+
+
+def test_tabular_model_reproduces_its_source():
+    rng = np.random.default_rng(1)
+    src = TimeVaryingISAN(rng.normal(size=(3, 2, 2, 2)), rng.normal(size=(3, 2, 2)), rng.normal(size=2))
+    tab = TabularSequenceModel.from_model(src)
+    seqs = np.array(list(itertools.product(range(2), repeat=2)))
+    np.testing.assert_allclose(tab.next_token_logits(seqs), src.next_token_logits(seqs))
+
+
+# ---------------------------------------------------------------- logit_matrix
+
+def _paper_matrix(model, H, F, V):
+    """L(H, F)[h, (f, z)] = centered log P(z | h∘f), written entry by entry (Def. 2.2)."""
+    out = np.zeros((len(H), len(F) * V))
+    for i, h in enumerate(H):
+        for j, f in enumerate(F):
+            lp = model.log_probs([list(h) + list(f)])[0]
+            out[i, j * V:(j + 1) * V] = lp - lp.mean()
+    return out
+
+
+def test_extended_logit_matrix_entries_by_definition():
+    rng = np.random.default_rng(2)
+    m = HiddenMarkovModel(np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.4, 0.6]]),
+                          rng.dirichlet(np.ones(3), size=2))
+    H, F = [[0], [2, 1], [1, 1]], [[], [2], [0, 1]]
+    M = extended_logit_matrix(m, H, F)
+    np.testing.assert_allclose(M.values, _paper_matrix(m, H, F, 3), atol=1e-12)
+    assert M.blocks().shape == (3, 3, 3) and M.k == 3
+
+
+def test_topk_bare_selects_the_top_k_tokens_of_the_bare_future():
+    """Column rule 'topk_bare': the k largest centered logits of L[· | f] (f alone)."""
+    V = 5
+    bare = {(): [0.0, 3.0, 1.0, -2.0, 2.0], (1,): [5.0, -1.0, 0.5, 4.0, 0.0]}
+    table = {(): np.array(bare[()]), (1,): np.array(bare[(1,)])}
+    for h in range(V):
+        table[(h,)] = np.arange(V, dtype=float) * (h + 1)
+        for z in range(V):
+            table[(h, z)] = np.zeros(V)
+    table[(1,)] = np.array(bare[(1,)])
+    m = TabularSequenceModel(table, V, 3)
+    M = extended_logit_matrix(m, [[0], [2]], [[], [1]], rule="topk_bare", k=2)
+    np.testing.assert_array_equal(M.column_tokens, [[1, 4], [0, 3]])      # top-2, sorted ids
+
+
+def test_topk_average_selects_top_k_of_the_mean_probability():
+    V = 4
+    table = {(): np.zeros(V), (0,): np.log([0.7, 0.1, 0.1, 0.1]), (1,): np.log([0.1, 0.1, 0.2, 0.6])}
+    m = TabularSequenceModel(table, V, 2)
+    # mean probability over h ∈ {0, 1} of token z after h∘() = [0.4, 0.1, 0.15, 0.35] → top-2 = {0, 3}
+    M = extended_logit_matrix(m, [[0], [1]], [[]], rule="topk_average", k=2)
+    np.testing.assert_array_equal(M.column_tokens, [[0, 3]])
+    np.testing.assert_allclose(M.values[0], center_logits(np.log([0.7, 0.1, 0.1, 0.1]))[[0, 3]])
+
+
+def test_cutwise_futures_and_matrix_shape():
+    F = cutwise_futures(2, 3, 1)                     # lengths 0 and 1
+    assert [f.tolist() for f in F] == [[], [0], [1]]
+    m = NoisyParity(2, 0.1, [1, 1])
+    M = cutwise_logit_matrix(m, 1)
+    assert M.values.shape == (2, 3 * 2)
+    np.testing.assert_allclose(M.values, _paper_matrix(m, [[0], [1]], [list(f) for f in F], 2))
+
+
+def test_numerical_rank_matches_matrix_rank_and_exact_ranks():
+    rng = np.random.default_rng(3)
+    for r in (0, 1, 3, 5):
+        X = rng.normal(size=(8, r)) @ rng.normal(size=(r, 11)) if r else np.zeros((8, 11))
+        assert numerical_rank(X) == np.linalg.matrix_rank(X) == r
+    X = np.diag([1.0, 1e-3, 1e-8])
+    assert numerical_rank(X, rtol=1e-5) == 2 and numerical_rank(X, rtol=1e-2) == 1
+
+
+def test_noisy_parity_cutwise_rank_is_exactly_one():
+    """Paper 1 §4: noisy parity is an ISAN of dimension 1: the last cut has rank exactly 1."""
+    m = NoisyParity(3, 0.1, [1, 0, 1])
+    ranks = [numerical_rank(cutwise_logit_matrix(m, t).values) for t in range(4)]
+    assert ranks == [1, 1, 1, 1]
+
+
+# ---------------------------------------------------------------- representation
+
+def test_isan_construction_reproduces_an_hmm_free_low_rank_model():
+    rng = np.random.default_rng(4)
+    src = TimeVaryingISAN(rng.normal(size=(4, 2, 2, 2)), rng.normal(size=(4, 2, 2)), rng.normal(size=2))
+    con = isan_from_low_rank_model(src, dim=2)
+    assert con.ranks == [1, 2, 2, 1]          # last cut: one centered 2-token block → rank 1
+    for t in range(4):
+        P = np.array(list(itertools.product(range(2), repeat=t))).reshape(-1, t)
+        np.testing.assert_allclose(con.isan.centered_logits(P), src.centered_logits(P), atol=1e-9)
+        # basis histories are histories of length t
+        assert all(len(h) == t for h in con.basis_histories[t])
+
+
+def test_isan_construction_refuses_too_small_dim():
+    rng = np.random.default_rng(5)
+    src = TimeVaryingISAN(rng.normal(size=(3, 2, 3, 3)), rng.normal(size=(3, 2, 3)), rng.normal(size=3))
+    with pytest.raises(ValueError, match="dim"):
+        isan_from_low_rank_model(src, dim=1)
+
+
+# ---------------------------------------------------------------- spectrum
+
+def test_relative_tail_error_and_rank_by_hand():
+    s = np.array([3.0, 2.0, 1.0])
+    # e_r² = Σ_{i>r} σ_i² / 14
+    np.testing.assert_allclose(relative_tail_error(s), np.sqrt([14 / 14, 5 / 14, 1 / 14, 0.0]))
+    assert rank_for_relative_error(s, np.sqrt(5 / 14)) == 1
+    assert rank_for_relative_error(s, 0.5) == 2 and rank_for_relative_error(s, 0.2) == 3
+    np.testing.assert_allclose(singular_values(np.diag([1.0, 3.0, 2.0])), [3, 2, 1])
+
+
+def test_power_law_fit_recovers_alpha_and_scale_exactly():
+    i = np.arange(1, 401, dtype=float)
+    fit = PowerLawFit().fit(2.5 * i ** -0.6)
+    assert fit.alpha_ == pytest.approx(0.6, abs=1e-10)
+    assert np.exp(fit.log_scale_) == pytest.approx(2.5, rel=1e-9)
+    assert fit.fit_range_ == (4, 200)                  # max(2, ⌈0.01·400⌉) … ⌊0.5·400⌋
+    np.testing.assert_allclose(fit.predict([1, 10]), 2.5 * np.array([1, 10]) ** -0.6)
+
+
+def test_power_law_fit_weights_are_one_over_i():
+    """Weighted least squares with weights 1/i, against np.polyfit(w=sqrt(weights))."""
+    rng = np.random.default_rng(6)
+    i = np.arange(1, 301, dtype=float)
+    s = np.sort(i ** -0.7 * np.exp(0.1 * rng.normal(size=300)))[::-1]
+    fit = PowerLawFit(fit_range=(2, 150)).fit(s)
+    idx = np.arange(2, 151, dtype=float)
+    slope, _ = np.polyfit(np.log(idx), np.log(s[1:150]), 1, w=np.sqrt(1 / idx))
+    assert fit.alpha_ == pytest.approx(-slope, rel=1e-9)
+
+
+def test_average_kl_direction_and_bound_normalisation_by_hand():
+    """Def. 3.1: D = (1/(|H||F|)) Σ KL(softmax(L_hf) ‖ softmax(A_hf)); Fact B.2 bound ‖L−A‖²/(|H||F|)."""
+    rng = np.random.default_rng(8)
+    nH, nF, k = 5, 3, 4
+    L = rng.normal(size=(nH, nF * k)) * 2
+    res = average_kl_vs_rank(L, k, [1, 2])
+    U, s, Vt = np.linalg.svd(L, full_matrices=False)
+    for j, r in enumerate([1, 2]):
+        A = U[:, :r] @ np.diag(s[:r]) @ Vt[:r]
+        kls = [_kl(_sm(L[h, f * k:(f + 1) * k]), _sm(A[h, f * k:(f + 1) * k])) for h in range(nH) for f in range(nF)]
+        rev = [_kl(_sm(A[h, f * k:(f + 1) * k]), _sm(L[h, f * k:(f + 1) * k])) for h in range(nH) for f in range(nF)]
+        assert res.average_kl[j] == pytest.approx(np.mean(kls), rel=1e-10)
+        assert abs(np.mean(kls) - np.mean(rev)) > 1e-3 * np.mean(kls)      # the direction matters here
+        assert res.frobenius_bound[j] == pytest.approx(np.linalg.norm(L - A) ** 2 / (nH * nF), rel=1e-10)
+    assert res.average_kl[0] <= res.frobenius_bound[0]
+
+
+def test_principal_angles_match_scipy_subspace_angles():
+    rng = np.random.default_rng(9)
+    A, B = rng.normal(size=(30, 12)), rng.normal(size=(30, 9))
+    for r in (1, 3, 6):
+        UA = np.linalg.svd(A, full_matrices=False)[0][:, :r]      # singular vectors 1..r
+        UB = np.linalg.svd(B, full_matrices=False)[0][:, :r]
+        want = np.sort(np.cos(scipy.linalg.subspace_angles(UA, UB)))[::-1]
+        np.testing.assert_allclose(principal_angle_cosines(A, B, r), want, atol=1e-10)
+    C = A @ rng.normal(size=(12, 12))             # same column space as A
+    np.testing.assert_allclose(principal_angle_cosines(A[:, :5] @ np.diag([9, 8, 7, 6, 5.0]), A[:, :5], 5),
+                               np.ones(5), atol=1e-8)
+    assert principal_angle_cosines(A, C, 12).min() > 1 - 1e-8
+
+
+# ---------------------------------------------------------------- lingen
+
+def test_lingen_fit_methods_solve_the_normal_equations():
+    rng = np.random.default_rng(10)
+    L, y = rng.normal(size=(4, 12)), rng.normal(size=12)
+    v_ls = np.linalg.pinv(L.T) @ y
+    np.testing.assert_allclose(LinGen().fit(L, y).coef_, v_ls, atol=1e-10)
+    np.testing.assert_allclose(LinGen(method="min_norm").fit(L, y).coef_, v_ls, atol=1e-10)
+    lam = 0.1 * np.trace(L @ L.T) / 4
+    v_r = np.linalg.solve(L @ L.T + lam * np.eye(4), L @ y)
+    np.testing.assert_allclose(LinGen(method="ridge", ridge=0.1).fit(L, y).coef_, v_r, atol=1e-10)
+    fit = LinGen().fit(L, y)
+    assert fit.residual_ == pytest.approx(np.linalg.norm(v_ls @ L - y) / np.linalg.norm(y))
+
+
+def _tiny_table_model():
+    """V=2, T=4 tabular model with distinct, hand-chosen logits at every prefix."""
+    rng = np.random.default_rng(11)
+    table = {}
+    for t in range(4):
+        for p in itertools.product(range(2), repeat=t):
+            table[p] = np.array([0.0, rng.normal() * 2])
+    return TabularSequenceModel(table, 2, 4)
+
+
+def test_lingen_step_logits_is_the_coefficient_combination():
+    m = _tiny_table_model()
+    H, v = [[0], [1]], np.array([0.3, -1.2])
+    gen = np.array([[1], [0]])
+    want = np.array([sum(v[i] * center_logits(m.table[tuple(H[i] + [int(z)])]) for i in range(2)) for z in gen[:, 0]])
+    np.testing.assert_allclose(lingen_step_logits(m, H, v, gen), want)
+
+
+def test_lingen_generate_samples_from_lingen_logits():
+    m = _tiny_table_model()
+    H, v = [[0], [1]], np.array([0.5, 0.5])
+    got = lingen_generate(m, H, v, 2, np.random.default_rng(3), n_samples=4)
+    rng = np.random.default_rng(3)
+    gen = np.zeros((4, 0), int)
+    for _ in range(2):
+        gen = np.concatenate([gen, sample_from_logits(lingen_step_logits(m, H, v, gen), rng)[:, None]], axis=1)
+    np.testing.assert_array_equal(got, gen)
+
+
+def test_lingen_evaluate_kl_direction_sampling_source_and_last_m_by_hand():
+    """Per-step KL(P_true(·|target∘z) ‖ P_method(·|z)), z sampled from the METHOD;
+    the last-m baseline conditions on the LAST m tokens of the target."""
+    m = _tiny_table_model()
+    target, H, F = np.array([1, 0]), [[0, 0], [0, 1], [1, 1]], [[]]
+    ev = lingen_evaluate(m, target, H, F, n_steps=2, n_samples=3, rng=np.random.default_rng(5), last_m=1,
+                         baselines=("last_m_tokens",))
+    rng = np.random.default_rng(5)
+    # replay the rng exactly: the only draw before sampling is none (rule 'full'); fit by lstsq.
+    MH = np.array([center_logits(m.table[tuple(h)]) for h in H])
+    row = center_logits(m.table[(1, 0)])
+    v = np.linalg.lstsq(MH.T, row, rcond=None)[0]
+
+    def method_logits(name, z):
+        if name == "lingen":
+            return sum(v[i] * center_logits(m.table[tuple(H[i]) + z]) for i in range(3))
+        return center_logits(m.table[(0,) + z])           # last m = 1 token of [1, 0] is [0]
+
+    for name in ("lingen", "last_m_tokens"):
+        gen = [()] * 3
+        per_step = []
+        for _ in range(2):
+            q = np.array([method_logits(name, z) for z in gen])
+            p = np.array([center_logits(m.table[(1, 0) + z]) for z in gen])
+            per_step.append(np.mean([_kl(_sm(p[i]), _sm(q[i])) for i in range(3)]))
+            toks = sample_from_logits(q, rng)               # sampled from the method
+            gen = [z + (int(t),) for z, t in zip(gen, toks)]
+        np.testing.assert_allclose(ev.per_step_kl[name], per_step, rtol=1e-10, atol=1e-14)
+        np.testing.assert_array_equal(ev.samples[name], np.array(gen))
+    assert ev.total_kl["last_m_tokens"] == pytest.approx(float(np.sum(ev.per_step_kl["last_m_tokens"])))
