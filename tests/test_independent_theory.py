@@ -176,7 +176,7 @@ def test_isan_construction_reproduces_an_hmm_free_low_rank_model():
     con = isan_from_low_rank_model(src, dim=2)
     assert con.ranks == [1, 2, 2, 1]          # last cut: one centered 2-token block → rank 1
     for t in range(4):
-        P = np.array(list(itertools.product(range(2), repeat=t))).reshape(-1, t)
+        P = np.array(list(itertools.product(range(2), repeat=t)), dtype=np.int64).reshape(2 ** t, t)
         np.testing.assert_allclose(con.isan.centered_logits(P), src.centered_logits(P), atol=1e-9)
         # basis histories are histories of length t
         assert all(len(h) == t for h in con.basis_histories[t])
