@@ -38,6 +38,8 @@ SCOPE: dict[str, list[str]] = {
     "theory/rmt.py": ["tests/test_independent_rmt.py", "tests/test_rmt_marchenko_pastur.py",
                       "tests/test_rmt_spikes.py", "tests/test_rmt_statistics.py"],
     "theory/concepts.py": ["tests/test_independent_concepts.py", "tests/test_concepts_model.py"],
+    "real_models/engine.py": ["tests/test_independent_engine.py", "tests/test_engine.py"],
+    "real_models/linear_reps.py": ["tests/test_independent_concepts.py", "tests/test_linear_reps_tiny.py"],
     "sim/experiments.py": ["tests/test_independent_experiments.py"],
 }
 
