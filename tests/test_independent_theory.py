@@ -325,3 +325,53 @@ def test_lingen_evaluate_kl_direction_sampling_source_and_last_m_by_hand():
         np.testing.assert_allclose(ev.per_step_kl[name], per_step, rtol=1e-10, atol=1e-14)
         np.testing.assert_array_equal(ev.samples[name], np.array(gen))
     assert ev.total_kl["last_m_tokens"] == pytest.approx(float(np.sum(ev.per_step_kl["last_m_tokens"])))
+
+
+def test_alpha_subsample_stability_replays_the_subsamples():
+    """§3.1 scale test: α of |H|/f rows × |F|/f future blocks, f = 1 uses the whole matrix once."""
+    from logitrank.theory.spectrum import alpha_subsample_stability
+    rng = np.random.default_rng(12)
+    nH, nF, k = 48, 12, 4
+    L = rng.normal(size=(nH, nF * k)) * np.arange(1, nF * k + 1) ** -0.3
+    res = alpha_subsample_stability(L, k, np.random.default_rng(3), factors=(1, 2), n_repeats=2, fit_range=(2, 0.5))
+    replay = np.random.default_rng(3)
+    blocks = L.reshape(nH, nF, k)
+    want = {}
+    for f, reps in ((1, 1), (2, 2)):
+        a = []
+        for _ in range(reps):
+            rows = np.sort(replay.choice(nH, nH // f, replace=False))
+            futs = np.sort(replay.choice(nF, nF // f, replace=False))
+            sub = blocks[rows][:, futs].reshape(len(rows), -1)
+            a.append(PowerLawFit(fit_range=(2, 0.5)).fit(np.linalg.svd(sub, compute_uv=False)).alpha_)
+        want[f] = (np.mean(a), np.std(a))
+    np.testing.assert_allclose(res.alpha_mean, [want[1][0], want[2][0]], rtol=1e-10)
+    np.testing.assert_allclose(res.alpha_std, [0.0, want[2][1]], atol=1e-12, rtol=1e-10)
+    assert res.alpha_std[1] > 0 and res.shapes == [(48, 48), (24, 24)]
+    assert res.alpha_mean[0] == pytest.approx(
+        PowerLawFit(fit_range=(2, 0.5)).fit(np.linalg.svd(L, compute_uv=False)).alpha_)
+    with pytest.raises(ValueError, match="too small"):
+        alpha_subsample_stability(L, k, rng, factors=(8,))
+    with pytest.raises(ValueError, match="does not divide"):
+        alpha_subsample_stability(L, 5, rng)
+
+
+def test_spectrum_input_errors():
+    with pytest.raises(ValueError, match="2-D"):
+        singular_values(np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        singular_values(np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="rel_err"):
+        rank_for_relative_error([1.0], 1.0)
+    with pytest.raises(ValueError, match="ranks"):
+        average_kl_vs_rank(np.ones((2, 4)), 2, [3])
+    with pytest.raises(ValueError, match="does not divide"):
+        average_kl_vs_rank(np.ones((2, 4)), 3, [1])
+    with pytest.raises(ValueError, match="same rows"):
+        principal_angle_cosines(np.ones((3, 2)), np.ones((4, 2)), 1)
+    with pytest.raises(ValueError, match="rank"):
+        principal_angle_cosines(np.ones((3, 2)), np.ones((3, 2)), 3)
+    with pytest.raises(ValueError, match="at least 3"):
+        PowerLawFit(fit_range=(2, 3)).fit(np.arange(10.0, 0, -1))
+    with pytest.raises(ValueError, match="zeros"):
+        PowerLawFit(fit_range=(2, 6)).fit([3.0, 2.0, 1.0, 0.0, 0.0, 0.0])
