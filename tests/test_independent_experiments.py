@@ -88,3 +88,37 @@ def test_cutwise_rank_vs_dimension_ranks_equal_d_for_generic_isans():
         assert res["isan_max_rank"][i].max() == d
         assert np.all(res["isan_rank_per_cut"][i] <= d)
         assert np.all(res["isan_rank_per_cut"][i] <= res["max_possible_rank"])
+
+
+def test_lingen_synthetic_is_exact_on_isans_and_shapes_follow_the_config():
+    """Paper 1 §5: on an exact ISAN, LINGEN's per-step KL is 0 once the histories span the
+    target's row (here |H| = 6 > d = 2 and all short futures)."""
+    from logitrank.sim.experiments import lingen_synthetic
+    res = lingen_synthetic(vocab_size=2, horizon=6, dim=2, history_length=3, n_histories=6, n_futures=7,
+                           n_models=2, n_steps=2, n_samples=3, last_m=1, seed=0)
+    for fam in ("isan", "hmm"):
+        for name in ("lingen", "next_token_only", "last_m_tokens"):
+            assert res[f"{fam}/{name}"].shape == (2, 2)
+            assert np.all(res[f"{fam}/{name}"] >= -1e-12)
+    assert res["isan/lingen"].max() < 1e-8
+    assert res["isan/last_m_tokens"].max() > 1e-4          # conditioning on 1 token loses information
+    assert (res["n_futures"], res["n_models"], res["last_m"], res["dim"]) == (7, 2, 1, 2)
+    with pytest.raises(InvalidInputError, match="exceeds horizon"):
+        lingen_synthetic(vocab_size=2, horizon=4, dim=2, history_length=3, n_histories=2, n_futures=1,
+                         n_models=1, n_steps=2, n_samples=1, last_m=1, seed=0)
+
+
+def test_synthetic_spectra_curves_are_normalised_and_alpha_fits_the_power_laws():
+    from logitrank.sim.experiments import synthetic_spectra
+    res = synthetic_spectra(vocab_size=3, history_length=3, n_histories=40, n_futures=20, max_future_length=2,
+                            dims=[2], hmm_states=[3], alphas=[0.8], seed=0)
+    assert res["labels"].tolist() == ["ISAN d=2", "HMM k=3", "power law α=0.8"]
+    n = min(40, 20 * 3)
+    assert res["curves"].shape == (3, n) and np.allclose(res["curves"][:, 0], 1.0)
+    assert res["shape"].tolist() == [40, 60]
+    assert res["curves"][0, 2:].max() < 1e-10              # ISAN of dimension 2: rank 2
+    np.testing.assert_allclose(res["curves"][2], np.arange(1, n + 1) ** -0.8)
+    assert np.isnan(res["alpha"][0])                        # exactly low rank: no power law
+    from logitrank.theory.spectrum import PowerLawFit
+    assert res["alpha"][2] == pytest.approx(PowerLawFit().fit(np.arange(1, n + 1) ** -0.8).alpha_)
+    assert res["alpha"][2] == pytest.approx(0.8, abs=1e-9)
