@@ -375,3 +375,90 @@ def test_spectrum_input_errors():
         PowerLawFit(fit_range=(2, 3)).fit(np.arange(10.0, 0, -1))
     with pytest.raises(ValueError, match="zeros"):
         PowerLawFit(fit_range=(2, 6)).fit([3.0, 2.0, 1.0, 0.0, 0.0, 0.0])
+
+
+def test_power_law_fit_uncertainties_by_independent_weighted_least_squares():
+    """alpha_stderr_: WLS standard error (weights 1/i, σ² = Σ w r² / (n − 2)), from np.polyfit's
+    scaled covariance; alpha_range_sensitivity_: |α(lower half) − α(upper half)| split at
+    √(lo·hi) in index; alpha_err_ = hypot(se, Δ/2)."""
+    rng = np.random.default_rng(13)
+    i = np.arange(1, 101, dtype=float)
+    s = np.sort(3.0 * i ** -0.7 * np.exp(0.05 * rng.normal(size=100)))[::-1]
+
+    def wls(idx):
+        slope_c, cov = np.polyfit(np.log(idx), np.log(s[idx.astype(int) - 1]), 1, w=np.sqrt(1 / idx), cov=True)
+        return -slope_c[0], np.sqrt(cov[0, 0])
+
+    for rng_, lo_pts, hi_pts in (((2, 8), (2, 3, 4), (4, 5, 6, 7, 8)), ((2, 6), None, (4, 5, 6))):
+        fit = PowerLawFit(fit_range=rng_).fit(s)
+        idx = np.arange(rng_[0], rng_[1] + 1, dtype=float)
+        a, se = wls(idx)
+        assert fit.alpha_ == pytest.approx(a, rel=1e-10)
+        assert fit.alpha_stderr_ == pytest.approx(se, rel=1e-8)
+        a_lo = wls(np.array(lo_pts, float))[0] if lo_pts else a          # < 3 points: falls back to α
+        a_hi = wls(np.array(hi_pts, float))[0]
+        assert fit.alpha_range_sensitivity_ == pytest.approx(abs(a_lo - a_hi), rel=1e-8)
+        assert fit.alpha_err_ == pytest.approx(np.hypot(se, abs(a_lo - a_hi) / 2), rel=1e-8)
+
+
+def test_power_law_fit_range_rules():
+    s = np.arange(1, 101, dtype=float) ** -0.5
+    assert PowerLawFit().fit(s).fit_range_ == (2, 50)             # max(2, ⌈0.01·100⌉) = 2
+    assert PowerLawFit(fit_range=(0.5, 1.0)).fit(s).fit_range_ == (50, 100)
+    assert PowerLawFit(fit_range=(1, 10)).fit(s).fit_range_ == (1, 10)          # ints are indices
+    assert PowerLawFit(fit_range=(2, 4)).fit(s).fit_range_ == (2, 4)            # exactly 3 values is enough
+    assert PowerLawFit(fit_range=(1, 3)).fit(s[:3]).alpha_ == pytest.approx(0.5)      # 3 values suffice
+    with pytest.raises(ValueError, match=r"^fit range \(2, 3\) leaves 2 singular values of 100; "):
+        PowerLawFit(fit_range=(2, 3)).fit(s)
+    with pytest.raises(ValueError, match="^need at least 3 finite singular values$"):
+        PowerLawFit().fit([1.0, 0.5])
+    with pytest.raises(ValueError, match="^need at least 3 finite singular values$"):
+        PowerLawFit().fit([4.0, np.nan, 2.0, 1.0])
+    with pytest.raises(ValueError, match=r"\(the matrix has rank 3\)"):
+        PowerLawFit(fit_range=(2, 6)).fit([3.0, 2.0, 1.0, 0.0, 0.0, 0.0])
+
+
+def test_spectrum_edge_cases_that_must_work():
+    np.testing.assert_allclose(singular_values([[2.0]]), [2.0])                  # a 1×1 matrix is fine
+    assert rank_for_relative_error([3.0, 2.0, 1.0], 0.0) == 3                    # exact: full rank
+    L = np.random.default_rng(14).normal(size=(3, 6))
+    one = average_kl_vs_rank(L, 1, [0, 3])                    # k = 1: every softmax is 1 → KL 0
+    np.testing.assert_allclose(one.average_kl, 0.0, atol=1e-15)
+    np.testing.assert_array_equal(one.ranks, [0, 3])
+    res = average_kl_vs_rank(L, 3, [0])                       # rank 0: A = 0 → KL(softmax(L) ‖ uniform)
+    want = np.mean([_kl(_sm(L[h, f * 3:(f + 1) * 3]), np.ones(3) / 3) for h in range(3) for f in range(2)])
+    assert res.average_kl[0] == pytest.approx(want)
+    assert res.frobenius_bound[0] == pytest.approx((L ** 2).sum() / 6)
+    full = average_kl_vs_rank(L, 3, [3])                      # full rank: A = L
+    assert full.average_kl[0] == pytest.approx(0.0, abs=1e-12) and full.frobenius_bound[0] == pytest.approx(0.0, abs=1e-20)
+    with pytest.raises(ValueError, match="ranks"):
+        average_kl_vs_rank(L, 3, [])
+
+
+def test_alpha_subsample_stability_boundaries():
+    from logitrank.theory.spectrum import alpha_subsample_stability
+    rng = np.random.default_rng(15)
+    L = rng.normal(size=(16, 32)) * np.arange(1, 33) ** -0.4
+    res = alpha_subsample_stability(L, 4, np.random.default_rng(0), factors=(1, 2), fit_range=(2, 0.5))
+    assert res.shapes == [(16, 32), (8, 16)]                  # 8 rows is the smallest allowed
+    np.testing.assert_array_equal(res.factors, [1, 2])
+    one_future = rng.normal(size=(20, 10))                    # |F| = 1, k = 10: g = max(1, 1 // 2) = 1
+    res = alpha_subsample_stability(one_future, 10, np.random.default_rng(0), factors=(1, 2), fit_range=(2, 0.5))
+    assert res.shapes == [(20, 10), (10, 10)]
+    k1 = alpha_subsample_stability(rng.normal(size=(12, 10)), 1, np.random.default_rng(0), factors=(1,),
+                                   fit_range=(2, 0.5))
+    assert k1.shapes == [(12, 10)]
+    with pytest.raises(ValueError, match=r"factor 4 leaves a 4×8 matrix"):
+        alpha_subsample_stability(L, 4, rng, factors=(4,))
+
+
+def test_principal_angle_rank_limits_and_clipping():
+    rng = np.random.default_rng(16)
+    with pytest.raises(ValueError, match=r"3 vs 4"):
+        principal_angle_cosines(np.ones((3, 2)), np.ones((4, 2)), 1)
+    for a, b, r in (((3, 5), (3, 5), 4), ((6, 2), (6, 5), 3), ((6, 5), (6, 2), 3)):
+        with pytest.raises(ValueError, match="out of range"):
+            principal_angle_cosines(rng.normal(size=a), rng.normal(size=b), r)
+    A = np.random.default_rng(0).normal(size=(20, 6))
+    c = principal_angle_cosines(A, A, 6)          # unclipped, rounding gives 1 + 1e-15 here
+    assert c.max() <= 1.0 and c.min() == pytest.approx(1.0)
