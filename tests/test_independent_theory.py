@@ -462,3 +462,25 @@ def test_principal_angle_rank_limits_and_clipping():
     A = np.random.default_rng(0).normal(size=(20, 6))
     c = principal_angle_cosines(A, A, 6)          # unclipped, rounding gives 1 + 1e-15 here
     assert c.max() <= 1.0 and c.min() == pytest.approx(1.0)
+
+
+def test_random_subspace_cosines_baseline():
+    """Haar-random lines in R²: |cos θ| with θ uniform has mean 2/π; r = n gives all ones."""
+    from logitrank.theory.spectrum import fit_power_law, random_subspace_cosines
+    c = random_subspace_cosines(2, 1, np.random.default_rng(17), n_draws=4000)
+    assert c.shape == (1,) and c[0] == pytest.approx(2 / np.pi, abs=0.015)
+    np.testing.assert_allclose(random_subspace_cosines(4, 4, np.random.default_rng(0), n_draws=3), 1.0)
+    # the default averages 20 draws: replay them
+    rng = np.random.default_rng(5)
+    want = np.zeros(2)
+    for _ in range(20):
+        Q1, _ = np.linalg.qr(rng.normal(size=(6, 2)))
+        Q2, _ = np.linalg.qr(rng.normal(size=(6, 2)))
+        want += np.sort(np.cos(scipy.linalg.subspace_angles(Q1, Q2)))[::-1]
+    np.testing.assert_allclose(random_subspace_cosines(6, 2, np.random.default_rng(5)), want / 20, rtol=1e-10)
+    for bad in ((3, 0), (3, 4)):
+        with pytest.raises(ValueError, match=r"^need 1 <= rank <= n, got rank="):
+            random_subspace_cosines(*bad, np.random.default_rng(0))
+    s = np.arange(1, 201, dtype=float) ** -0.8
+    assert fit_power_law(s, fit_range=(2, 50)).alpha_ == pytest.approx(0.8)
+    assert fit_power_law(s, fit_range=(2, 50)).fit_range_ == (2, 50)
