@@ -484,3 +484,123 @@ def test_random_subspace_cosines_baseline():
     s = np.arange(1, 201, dtype=float) ** -0.8
     assert fit_power_law(s, fit_range=(2, 50)).alpha_ == pytest.approx(0.8)
     assert fit_power_law(s, fit_range=(2, 50)).fit_range_ == (2, 50)
+
+
+def _table_model(T, seed=21):
+    """V=2 tabular model of horizon T with random, distinct logits at every prefix."""
+    rng = np.random.default_rng(seed)
+    table = {p: np.array([0.0, rng.normal() * 2]) for t in range(T)
+             for p in itertools.product(range(2), repeat=t)}
+    return TabularSequenceModel(table, 2, T)
+
+
+def _replay_kl(m, target, context_logits, n_steps, n_samples, rng):
+    """Per-step mean KL(P_true(·|target∘z) ‖ P_method(·|z)) with z sampled from the method."""
+    gen, per_step = [()] * n_samples, []
+    for _ in range(n_steps):
+        q = np.array([context_logits(z) for z in gen])
+        p = np.array([center_logits(m.table[tuple(target) + z]) for z in gen])
+        per_step.append(np.mean([_kl(_sm(a), _sm(b)) for a, b in zip(p, q)]))
+        gen = [z + (int(t),) for z, t in zip(gen, sample_from_logits(q, rng))]
+    return np.array(per_step), np.array(gen)
+
+
+def test_lingen_evaluate_last_m_is_a_suffix_and_next_token_baseline_by_hand():
+    """Target of length 3 with m = 1: the last-m context is [target[2]] (not target[1:]);
+    the next-token-only baseline regresses the target's next-token logits on the histories'."""
+    m = _table_model(6)
+    target, H = [1, 0, 1], [[0, 0, 0], [0, 1, 1], [1, 1, 0], [0, 0, 1]]
+    M0 = np.array([center_logits(m.table[tuple(h)]) for h in H])
+    v0 = np.linalg.lstsq(M0.T, center_logits(m.table[tuple(target)]), rcond=None)[0]
+
+    def lingen0(z):      # with F = {∅}, LINGEN and next-token-only share these coefficients
+        return sum(v0[i] * center_logits(m.table[tuple(H[i]) + z]) for i in range(4))
+
+    for last_m, ctx in ((1, (1,)), (0, ())):            # m = 0: the empty prefix
+        ev = lingen_evaluate(m, target, H, [[]], n_steps=2, n_samples=3, rng=np.random.default_rng(1),
+                             last_m=last_m, baselines=("last_m_tokens",))
+        rng = np.random.default_rng(1)
+        _replay_kl(m, target, lingen0, 2, 3, rng)       # LINGEN is scored first and advances the rng
+        want, gen = _replay_kl(m, target, lambda z: center_logits(m.table[ctx + z]), 2, 3, rng)
+        np.testing.assert_allclose(ev.per_step_kl["last_m_tokens"], want, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(ev.samples["last_m_tokens"], gen)
+        assert "next_token_only" not in ev.per_step_kl
+    # next-token-only: fit on the empty future only
+    ev1 = lingen_evaluate(m, target, H, [[], [0]], n_steps=2, n_samples=3, rng=np.random.default_rng(2),
+                          baselines=("next_token_only",))
+    rng = np.random.default_rng(2)
+    _replay_kl(m, target, lambda z: sum(v0[i] * center_logits(m.table[tuple(H[i]) + z]) for i in range(4)),
+               2, 3, rng)                                            # lingen is scored first: advance rng
+    want1, _ = _replay_kl(m, target, lambda z: sum(v0[i] * center_logits(m.table[tuple(H[i]) + z])
+                                                   for i in range(4)), 2, 3, rng)
+    np.testing.assert_allclose(ev1.per_step_kl["next_token_only"], want1, rtol=1e-10, atol=1e-12)
+    assert (ev1.n_steps, ev1.n_samples) == (2, 3)
+    assert ev1.residual["next_token_only"] == pytest.approx(
+        np.linalg.norm(v0 @ M0 - center_logits(m.table[tuple(target)])) / np.linalg.norm(center_logits(m.table[tuple(target)])))
+
+
+def test_lingen_evaluate_passes_its_options_to_the_matrix_and_the_fit():
+    m = _table_model(6)
+    target, H, F = [1, 0], [[0, 0], [0, 1], [1, 1]], [[], [1]]
+    calls = []
+
+    def spy(model, histories, futures, **kw):
+        calls.append(kw)
+        return extended_logit_matrix(model, histories, futures, **kw)
+
+    rng = np.random.default_rng(3)
+    ev = lingen_evaluate(m, target, H, F, n_steps=1, rng=rng, rule="random", k=1, method="ridge", ridge=0.5,
+                         matrix_fn=spy)
+    assert calls[0]["rule"] == "random" and calls[0]["k"] == 1 and calls[0]["rng"] is rng
+    MH = extended_logit_matrix(m, H, F, column_tokens=np.asarray(ev_cols := calls[1]["column_tokens"]))
+    assert calls[1]["column_tokens"].shape == (2, 1)
+    assert [c.get("rule") for c in calls[2:]] == ["full", "full"]
+    y = extended_logit_matrix(m, [target], F, column_tokens=ev_cols).values[0]
+    G = MH.values @ MH.values.T
+    v = np.linalg.solve(G + 0.5 * np.trace(G) / 3 * np.eye(3), MH.values @ y)
+    assert ev.residual["lingen"] == pytest.approx(np.linalg.norm(v @ MH.values - y) / np.linalg.norm(y))
+    assert ev.n_samples == 5 and ev.samples["lingen"].shape == (5, 1)           # default n_samples
+    m8 = _table_model(8)
+    ev = lingen_evaluate(m8, [1, 1, 0, 1, 0, 0, 1], [[0] * 7, [1] * 7], [[]], n_steps=1, rng=np.random.default_rng(0),
+                         baselines=("last_m_tokens",))
+    want, _ = _replay_kl(m8, [1, 1, 0, 1, 0, 0, 1], lambda z: center_logits(m8.table[(0, 1, 0, 0, 1) + z]), 1, 5,
+                         np.random.default_rng(0))
+    np.testing.assert_allclose(ev.per_step_kl["last_m_tokens"], want, rtol=1e-10, atol=1e-12)       # default m = 5
+
+
+def test_lingen_input_errors_and_fit_edge_cases():
+    m = _table_model(4)
+    with pytest.raises(ValueError, match=r"^need n_steps >= 1 and n_samples >= 1, got 0, 1$"):
+        lingen_generate(m, [[0]], np.ones(1), 0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"^need n_steps >= 1 and n_samples >= 1, got 1, 0$"):
+        lingen_generate(m, [[0]], np.ones(1), 1, np.random.default_rng(0), n_samples=0)
+    assert lingen_generate(m, [[0]], np.ones(1), 1, np.random.default_rng(0)).shape == (1, 1)   # defaults
+    for kw in ({"n_steps": 0}, {"n_samples": 0}):
+        with pytest.raises(ValueError, match=r"^need n_steps >= 1 and n_samples >= 1"):
+            lingen_evaluate(m, [0], [[1]], [[]], rng=np.random.default_rng(0), **{"n_steps": 1, "n_samples": 1, **kw})
+    with pytest.raises(ValueError, match=r"^unknown baselines \['foo'\]$"):
+        lingen_evaluate(m, [0], [[1]], [[]], n_steps=1, rng=np.random.default_rng(0), baselines=("foo",))
+    with pytest.raises(ValueError, match=r"^coef has shape \(2,\), expected \(1,\)$"):
+        lingen_step_logits(m, [[0]], np.ones(2), np.zeros((1, 0), int))
+    with pytest.raises(ValueError, match=r"^history_matrix must be \(\|H\|, C\) and target_row \(C,\); got \(2, 3\) and \(2,\)$"):
+        LinGen().fit(np.ones((2, 3)), np.ones(2))
+    with pytest.raises(ValueError, match="history_matrix must be"):
+        LinGen().fit(np.ones((0, 3)), np.ones(3))
+    LinGen().fit(np.ones((1, 3)), np.ones(3))                            # one history is fine
+    for L, y in ((np.array([[1.0, np.nan]]), np.ones(2)), (np.ones((1, 2)), np.array([1.0, np.inf]))):
+        with pytest.raises(ValueError, match="^history_matrix and target_row must be finite$"):
+            LinGen().fit(L, y)
+    with pytest.raises(ValueError, match=r"^ridge must be > 0, got 0$"):
+        LinGen(method="ridge", ridge=0).fit(np.ones((1, 2)), np.ones(2))
+    with pytest.raises(ValueError, match=r"^unknown method 'x'; choose one of"):
+        LinGen(method="x").fit(np.ones((1, 2)), np.ones(2))
+    # min_norm cut: keep s > rtol·σ_1 (strictly), also for σ_1 < 1; zero matrix → v = 0
+    L = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    y = np.array([1.0, 1.0, 0.0])
+    np.testing.assert_allclose(LinGen(method="min_norm", rtol=0.5).fit(L, y).coef_, [0.5, 0.0])
+    np.testing.assert_allclose(LinGen(method="min_norm", rtol=0.6).fit(L / 4, y).coef_, [2.0, 0.0])
+    z = LinGen(method="min_norm").fit(np.zeros((2, 3)), y)
+    np.testing.assert_array_equal(z.coef_, [0.0, 0.0])
+    # residual: relative when ‖y‖ > 0 (also below 1), absolute ‖vᵀL‖ when y = 0
+    assert LinGen().fit(np.array([[1.0, 0.0]]), np.array([0.3, 0.4])).residual_ == pytest.approx(0.8)
+    assert LinGen().fit(np.array([[1.0, 0.0]]), np.zeros(2)).residual_ == 0.0
