@@ -30,7 +30,7 @@ LAYOUT = {"core": "logitrank", "theory": "logitrank/theory", "sim": "logitrank/s
 # module (path in the checkout) → the test files that pin its definitions. Only fast files:
 # a surviving mutant runs every covering test, so one 17 s test costs minutes per module.
 SCOPE: dict[str, list[str]] = {
-    "theory/sequence_model.py": ["tests/test_independent_theory.py", "tests/test_isan_rank.py"],
+    "theory/sequence_model.py": ["tests/test_independent_sequence_model.py", "tests/test_independent_theory.py"],
     "theory/logit_matrix.py": ["tests/test_independent_theory.py", "tests/test_isan_rank.py"],
     "theory/spectrum.py": ["tests/test_independent_theory.py"],
     "theory/lingen.py": ["tests/test_independent_theory.py", "tests/test_lingen.py"],
