@@ -31,10 +31,12 @@ LAYOUT = {"core": "logitrank", "theory": "logitrank/theory", "sim": "logitrank/s
 # a surviving mutant runs every covering test, so one 17 s test costs minutes per module.
 SCOPE: dict[str, list[str]] = {
     "theory/sequence_model.py": ["tests/test_independent_sequence_model.py", "tests/test_independent_theory.py"],
-    "theory/logit_matrix.py": ["tests/test_independent_theory.py", "tests/test_isan_rank.py"],
+    "theory/logit_matrix.py": ["tests/test_independent_theory.py", "tests/test_independent_validation.py",
+                               "tests/test_isan_rank.py"],
     "theory/spectrum.py": ["tests/test_independent_theory.py"],
     "theory/lingen.py": ["tests/test_independent_theory.py", "tests/test_lingen.py"],
-    "theory/models.py": ["tests/test_independent_theory.py", "tests/test_isan_rank.py"],
+    "theory/models.py": ["tests/test_independent_theory.py", "tests/test_independent_validation.py",
+                         "tests/test_isan_rank.py"],
     "theory/representation.py": ["tests/test_independent_theory.py", "tests/test_representation.py"],
     "theory/concepts.py": ["tests/test_independent_concepts.py", "tests/test_concepts_model.py"],
     "theory/rmt.py": ["tests/test_independent_rmt.py", "tests/test_rmt_statistics.py"],
