@@ -604,3 +604,36 @@ def test_lingen_input_errors_and_fit_edge_cases():
     # residual: relative when ‖y‖ > 0 (also below 1), absolute ‖vᵀL‖ when y = 0
     assert LinGen().fit(np.array([[1.0, 0.0]]), np.array([0.3, 0.4])).residual_ == pytest.approx(0.8)
     assert LinGen().fit(np.array([[1.0, 0.0]]), np.zeros(2)).residual_ == 0.0
+
+
+def test_isan_construction_options_and_rank_zero_cuts():
+    """Theorem 4.3 'if' direction: explicit T < horizon, rtol deciding the rank, a cut of rank 0."""
+    rng = np.random.default_rng(22)
+    A, B, x0 = rng.normal(size=(3, 2, 2, 2)), rng.normal(size=(3, 2, 2)), rng.normal(size=2)
+    src = TimeVaryingISAN(A, B, x0)
+    short = isan_from_low_rank_model(src, dim=2, T=2)                 # only the first two steps
+    assert short.isan.horizon == 2 and short.ranks == [1, 1]        # last cut: one 2-token block
+    for t in range(2):
+        P = np.array(list(itertools.product(range(2), repeat=t)), dtype=np.int64).reshape(2 ** t, t)
+        np.testing.assert_allclose(short.isan.centered_logits(P), src.centered_logits(P), atol=1e-9)
+    # a second state direction 1e-7 times weaker: rank 2 at the default rtol, 1 at rtol = 1e-5
+    Bw = B.copy()
+    Bw[:, :, 1] *= 1e-7
+    Aw = np.zeros_like(A)
+    Aw[:, 0, 0, 0], Aw[:, 0, 1, 1], Aw[:, 1, 0, 0], Aw[:, 1, 1, 1] = 1.0, 2.0, 2.0, 1.0   # diagonal, token-dependent
+    weak = TimeVaryingISAN(Aw, Bw, np.array([1.0, 1.0]))
+    assert isan_from_low_rank_model(weak, dim=2).ranks == [1, 2, 1]
+    assert isan_from_low_rank_model(weak, dim=2, rtol=1e-5).ranks == [1, 1, 1]
+    # B_3 = 0: the last cut has rank 0 and no basis histories
+    Bz = B.copy()
+    Bz[2] = 0.0
+    con = isan_from_low_rank_model(TimeVaryingISAN(A, Bz, x0), dim=2)
+    assert con.ranks[2] == 0 and con.basis_histories[2] == []
+    P = np.array(list(itertools.product(range(2), repeat=2)), dtype=np.int64)
+    np.testing.assert_allclose(con.isan.centered_logits(P), 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"^need a horizon T >= 1 \(the model has none; pass T\)$"):
+        isan_from_low_rank_model(src, dim=2, T=0)
+    with pytest.raises(ValueError, match=r"^dim must be >= 1, got 0$"):
+        isan_from_low_rank_model(src, dim=0)
+    with pytest.raises(ValueError, match=r"^cut t=1 has logit rank 2 > dim=1: no ISAN of dimension 1 "):
+        isan_from_low_rank_model(src, dim=1)
