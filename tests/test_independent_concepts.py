@@ -181,3 +181,104 @@ def test_concept_cosine_tables_by_loops():
     off = [tab.pairwise[a, b] for a in range(3) for b in range(3) if a != b]
     assert tab.across == pytest.approx(np.mean(off)) and tab.across_abs == pytest.approx(np.mean(np.abs(off)))
     np.testing.assert_array_equal(tab.n_pairs, [3, 2, 2])
+
+
+def test_log_odds_matching_tables_follow_the_documented_construction():
+    """f(d) = [a_i·[d_i = ⋄], margin·(2d_i − 1)·[d_i ≠ ⋄], 0…], g(c) = [c_i, (2c_i − 1)/2, noise·N(0, 1)],
+    both rotated by the same Haar Q (drawn after the noise); default rng seed 0, noise 1."""
+    model = LatentConceptModel.independent([0.2, 0.4, 0.7])
+    q = np.array([0.2, 0.4, 0.7])
+    a = np.log(q / (1 - q))
+    d, c = all_contexts(M), all_concept_vectors(M)
+    for kw, seed, noise in (({}, 0, 1.0), ({"rng": np.random.default_rng(9), "noise": 0.5, "margin": 3.0}, 9, 0.5)):
+        margin = kw.get("margin", 8.0)
+        F, G = log_odds_matching_tables(model, extra_dims=2, **kw)
+        rng = np.random.default_rng(seed)
+        Fr = np.concatenate([a * (d == -1), margin * (2 * d - 1) * (d != -1), np.zeros((27, 2))], axis=1)
+        Gr = np.concatenate([c, (2 * c - 1) / 2, noise * rng.standard_normal((8, 2))], axis=1)
+        Q, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+        np.testing.assert_allclose(F, Fr @ Q, atol=1e-12)
+        np.testing.assert_allclose(G, Gr @ Q, atol=1e-12)
+    with pytest.raises(ValueError, match=r"^the exact construction needs independent concepts \(no DAG edges\)$"):
+        log_odds_matching_tables(LatentConceptModel(parents=((), (0,)), bernoulli=(np.array([0.5]), np.array([0.4, 0.6]))))
+
+
+def test_ambiguous_span_projector_by_scipy_orth():
+    import scipy.linalg
+    from logitrank.theory.concepts import ambiguous_span_projector
+    rng = np.random.default_rng(6)
+    F = rng.normal(size=(27, 12))
+    F[[_ctx(dd) for dd in itertools.product((-1, 0, 1), repeat=3) if dd[1] == -1]] @= np.diag([1.0] * 4 + [0.0] * 8)
+    rows = [_ctx(dd) for dd in itertools.product((-1, 0, 1), repeat=3) if dd[1] == -1]   # d_1 = ⋄ (9 contexts)
+    B = scipy.linalg.orth(F[rows].T)                      # rank 4 after the mask above
+    assert B.shape[1] == 4
+    np.testing.assert_allclose(ambiguous_span_projector(F, 1), B @ B.T, atol=1e-10)
+    P = ambiguous_span_projector(F * 1e-3, 1)             # scale-free cut relative to σ₁ (σ₁ < 1 here)
+    np.testing.assert_allclose(P, B @ B.T, atol=1e-10)
+    tiny = F.copy()
+    tiny[rows] = tiny[rows] @ np.diag([1.0, 1e-11, 1.0, 1.0] + [0.0] * 8)       # one direction below rtol·σ₁
+    assert np.trace(ambiguous_span_projector(tiny, 1)) == pytest.approx(3.0)
+    assert np.trace(ambiguous_span_projector(tiny, 1, rtol=1e-13)) == pytest.approx(4.0)
+    np.testing.assert_allclose(ambiguous_span_projector(np.zeros((27, 5)), 0), 0.0)     # empty span
+
+
+def test_concept_validation_boundaries():
+    assert all_concept_vectors(12).shape == (4096, 12)
+    for bad in (0, 13, True, 2.0):
+        with pytest.raises(ValueError, match=r"^the number of concepts m must be an integer in \[1, 12\], got "):
+            all_concept_vectors(bad)
+    with pytest.raises(ValueError, match="^concept vectors must have entries 0 or 1$"):
+        token_index([0, 2])
+    with pytest.raises(ValueError, match=r"^contexts must have entries -1 \(unknown\), 0 or 1$"):
+        context_index([0, 2])
+    F, G = _tables()
+    for fn, T in ((unembedding_steering_vectors, G), (embedding_steering_vectors, F)):
+        with pytest.raises(ValueError, match="concept"):
+            fn(T, M)
+        with pytest.raises(ValueError, match="concept"):
+            fn(T, -1)
+    with pytest.raises(ValueError, match=r"got 27 rows, concept 3$"):
+        embedding_steering_vectors(F, 3)
+    for FF, GG in ((F[0], G), (F, G[0]), (F[:, :4], G), (F[:9], G), (F, G[:4])):
+        with pytest.raises(ValueError, match="embedding F must be|tables do not match"):
+            steering_cosines(FF, GG)
+    sc2 = steering_cosines(np.random.default_rng(0).normal(size=(9, 3)), np.random.default_rng(1).normal(size=(4, 3)))
+    assert sc2.unembedding.shape == (2,)                                 # m = 2 is the smallest allowed
+    with pytest.raises(ValueError, match=r"^within-concept cosines need m >= 2"):
+        steering_cosines(F[:3], G[:2])
+    with pytest.raises(ValueError, match="tables do not match m binary concepts"):
+        log_odds_matching_residual(F, G, LatentConceptModel.independent([0.5, 0.5]))
+    means = steering_cosines(F, G).means()
+    sc = steering_cosines(F, G)
+    assert means == pytest.approx({"unembedding": sc.unembedding.mean(), "embedding": sc.embedding.mean(),
+                                   "mixed": sc.mixed.mean(), "across_abs": means["across_abs"]})
+    # a zero steering vector counts as cosine 0, not NaN
+    X = np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    assert mean_pairwise_cosine(X) == pytest.approx(2 / 6)
+    assert mean_cross_cosine(X, X[:1]) == pytest.approx(2 / 3)
+
+
+def test_latent_model_validation_and_random_dag_rules():
+    with pytest.raises(ValueError, match=r"^parents of concept 0 must be distinct indices < 0"):
+        LatentConceptModel(parents=((0,),), bernoulli=(np.array([0.5, 0.5]),))
+    for th in (0.0, 1.0):
+        with pytest.raises(ValueError, match=r"^bernoulli\[0\] must lie strictly in \(0, 1\)"):
+            LatentConceptModel.independent([th])
+    full = LatentConceptModel.random(4, np.random.default_rng(0), edge_prob=1.0)
+    assert full.parents == ((), (0,), (0, 1), (0, 1, 2))                # every forward edge
+    none = LatentConceptModel.random(4, np.random.default_rng(0), edge_prob=0.0)
+    assert none.is_independent
+    eq = LatentConceptModel.random(2, np.random.default_rng(0), low=0.4, high=0.4)
+    assert all(np.allclose(t, 0.4) for t in eq.bernoulli)
+    for kw in ({"edge_prob": 1.5}, {"edge_prob": -0.1}, {"low": 0.0}, {"high": 1.0}, {"low": 0.6, "high": 0.5},
+               {"high": 1.5}):
+        with pytest.raises(ValueError, match=r"^need 0 <= edge_prob <= 1 and 0 < low <= high < 1"):
+            LatentConceptModel.random(2, np.random.default_rng(0), **kw)
+    model = LatentConceptModel.independent([0.3, 0.6])
+    for kp in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"^keep_prob must lie in \(0, 1\)"):
+            model.context_weights(kp)
+    w = model.context_weights(0.5)
+    assert w.sum() == pytest.approx(1.0)
+    ctx, tok = model.sample(4000, np.random.default_rng(1), keep_prob=0.999999)
+    assert np.mean(ctx == np.array([_ctx(all_concept_vectors(2)[t]) for t in tok])) > 0.99   # all kept
