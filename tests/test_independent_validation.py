@@ -166,3 +166,24 @@ def test_tabular_model_errors_and_horizon():
     tab2 = TabularSequenceModel({(): np.zeros(2), (0,): np.zeros(2)}, 2, 2)
     with pytest.raises(ValueError, match=r"^prefix \[1\] is not in the model's table$"):
         tab2.next_token_logits([[1]])
+
+
+def test_non_finite_parameters_are_named_and_hmm_beliefs_are_per_row():
+    rng = np.random.default_rng(2)
+    A, B, x0 = rng.normal(size=(2, 2, 2, 2)), rng.normal(size=(2, 2, 2)), rng.normal(size=2)
+    for i, name in enumerate(("A", "B", "x0")):
+        args = [A, B, x0]
+        args[i] = args[i] * np.inf
+        with pytest.raises(ValueError, match=rf"^{name} contains NaN or infinite entries; pass finite parameters$"):
+            TimeVaryingISAN(*args)
+    pi, T, O = np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[0.6, 0.4], [0.1, 0.9]])
+    for i, name in enumerate(("initial", "transition", "emission")):
+        args = [pi, T, O]
+        args[i] = args[i] * np.nan
+        with pytest.raises(ValueError, match=rf"^{name} contains NaN"):
+            HiddenMarkovModel(*args)
+    b = HiddenMarkovModel(pi, T, O).beliefs([[0, 1], [1, 1], [0, 0]])
+    np.testing.assert_allclose(b.sum(axis=1), 1.0)                      # each row a distribution
+    post = pi * O[:, 0]
+    post = (post / post.sum()) @ T * O[:, 0]
+    np.testing.assert_allclose(b[2], (post / post.sum()) @ T)
