@@ -47,10 +47,10 @@ bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 # Mutation testing of the core definitions (docs/TESTING.md); not part of `make test`.
-# One module at a time, each with only the test files that pin it (tools/run_mutation.py).
+# One module at a time, each with only the test files that pin it (.ci/run_mutation.py).
 mutation: $(STAMP)
 	$(PIP) install $(PIP_Q) -e '.[dev,mutation]'
-	nice -n 15 $(PY) tools/run_mutation.py $(MODULES)
+	nice -n 15 $(PY) .ci/run_mutation.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis build *.egg-info

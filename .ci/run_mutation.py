@@ -9,7 +9,7 @@ with the tests, and runs mutmut there, one module at a time, with only the test 
 that cover that module. The editable install's finder is appended to ``sys.meta_path``,
 so the staged (mutated) copy on ``sys.path`` is the one the tests import.
 
-Usage: ``python tools/run_mutation.py [MODULE ...]`` (default: every module in ``SCOPE``).
+Usage: ``python .ci/run_mutation.py [MODULE ...]`` (default: every module in ``SCOPE``).
 Prints mutmut's own summary line per module and writes ``build/mutation/summary.json``.
 """
 
