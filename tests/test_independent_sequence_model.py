@@ -121,3 +121,9 @@ def test_sample_rejects(kw, message):
     kw = {"rng": np.random.default_rng(0), **kw}
     with pytest.raises(InvalidInputError, match=message):
         _Counting().sample(**kw)
+
+
+def test_model_checks_token_range_and_log_softmax_shifts_per_row():
+    with pytest.raises(InvalidInputError, match=r"^token 3 at prefix 0, position 0 is outside the vocabulary \[0, 3\)"):
+        _Counting().next_token_logits([[3]])
+    np.testing.assert_allclose(log_softmax(np.array([[1000.0, 1000.0], [0.0, 0.0]])), np.log(0.5))
