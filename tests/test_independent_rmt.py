@@ -190,3 +190,19 @@ def test_eigenvalue_power_law_fit_matches_a_brute_force_clauset_fit():
     assert (fit.ks_distance_, fit.alpha_, fit.xmin_) == pytest.approx((ks, a, xmin), rel=1e-10)
     assert fit.n_tail_ == int(np.sum(x >= xmin))
     assert fit.alpha_err_ == pytest.approx((a - 1) / np.sqrt(fit.n_tail_))
+
+
+def test_mp_fit_scales_with_sigma_and_square_matrices_have_no_lower_outliers():
+    nu, bulk = _planted(sigma=1.0)
+    fit = MarchenkoPasturFit(tw_quantile=0.90).fit(2.5 * nu, SHAPE, sigma=2.5)
+    lo, hi = 2.5 * (np.sqrt(300) - 10), 2.5 * (np.sqrt(300) + 10)
+    low, up = tracy_widom_margins(SHAPE, 2.5)
+    assert (fit.lower_edge_, fit.upper_edge_) == pytest.approx((lo, hi))
+    assert (fit.lower_margin_, fit.upper_margin_) == pytest.approx((0.4501 * low, 0.4501 * up))
+    assert (fit.n_above_, fit.n_below_) == (2, 1)
+    ref = stats.kstest(2.5 * bulk, lambda x: np.array([_mp_sv_cdf(v, *SHAPE, 2.5) for v in np.atleast_1d(x)]))
+    assert fit.ks_distance_ == pytest.approx(ref.statistic, abs=1e-5)
+    sq = np.linalg.svd(np.random.default_rng(7).normal(size=(120, 120)), compute_uv=False)
+    sq[-1] = 0.0                                              # hard edge: tiny values are not outliers
+    f = MarchenkoPasturFit().fit(sq, (120, 120), sigma=1.0)
+    assert f.n_below_ == 0 and f.n_below_band_ == 0 and f.lower_margin_ == 0.0
