@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PIP_Q  := --quiet --disable-pip-version-check
 
-.PHONY: help setup figures figures-full test test-slow lint bench clean
+.PHONY: help setup figures figures-full test test-slow lint bench mutation clean
 
 help:
 	@echo "make figures   - set up .venv and regenerate every figure + docs/RESULTS.md (CPU, default model)"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint      - ruff check (configuration in pyproject.toml)"
 	@echo "make test-slow - run only the tests marked slow"
 	@echo "make bench     - run the benchmarks in benchmarks/ (prints baseline vs ours)"
+	@echo "make mutation  - mutation testing (mutmut) of the core definitions, per module; MODULES=theory/rmt.py ..."
 
 setup: $(STAMP)
 
@@ -48,6 +49,12 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(PIP) install $(PIP_Q) -e '.[dev,bench]'
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Mutation testing of the core definitions (docs/TESTING.md); not part of `make test`.
+# One module at a time, each with only the test files that pin it (.ci/run_mutation.py).
+mutation: $(STAMP)
+	$(PIP) install $(PIP_Q) -e '.[dev,mutation]'
+	nice -n 15 $(PY) .ci/run_mutation.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis build *.egg-info

@@ -50,10 +50,12 @@ def continuum_rank_prediction(alpha: float, n: np.ndarray, rel_err: float) -> np
 
     With σ_i = i^(−α), e_r² ≈ (r^{1−2α} − N^{1−2α}) / (1 − N^{1−2α}) (α ≠ 1/2), solved for r.
     For α > 1/2 this tends to the constant rel_err^{−2/(2α−1)}; for α < 1/2 it grows ∝ N.
+    At α = 1/2 the continuum sums are logarithms, e_r² ≈ ln(N/r) / ln N, so r = N^{1−rel_err²}
+    (also the α → 1/2 limit of the general formula).
     """
     n = np.asarray(n, dtype=np.float64)
     if abs(alpha - 0.5) < 1e-12:
-        return n ** (rel_err ** 2)          # log-limit of the formula at α = 1/2
+        return np.maximum(1.0, n ** (1.0 - rel_err ** 2))
     a = 1.0 - 2.0 * alpha
     return np.maximum(1.0, (rel_err ** 2 * (1.0 - n ** a) + n ** a) ** (1.0 / a))
 

@@ -33,6 +33,17 @@ def test_isan_cutwise_rank_numerical(vocab, horizon, dim, seed):
     assert max(cutwise_ranks(isan)) <= dim
 
 
+@settings(max_examples=20, deadline=None)
+@given(vocab=st.integers(2, 4), horizon=st.integers(1, 5), dim=st.integers(1, 4), seed=st.integers(0, 10**6))
+def test_isan_cutwise_rank_is_attained_generically(vocab, horizon, dim, seed):
+    """Theorem 4.3 is tight: a random (generic) ISAN of dimension d has cut-wise rank exactly
+    min(d, |Σ|^t, (|Σ|−1)·|Σ^{≤T−t−1}|) — d, unless the matrix has fewer histories or
+    fewer independent centered columns (each length-|Σ| block loses one to centering)."""
+    isan = random_isan(vocab, horizon, dim, np.random.default_rng(seed))
+    want = [min(dim, vocab ** t, (vocab - 1) * sum(vocab ** j for j in range(horizon - t))) for t in range(horizon)]
+    assert cutwise_ranks(isan) == want
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10**6))
 def test_exact_matrix_agrees_with_float_matrix(seed):

@@ -70,6 +70,24 @@ def test_noisy_oracle_small_error_small_tv():
     assert exact_tv_distance(M, learner.model_) <= 0.05
 
 
+def _tv_by_enumeration(a, b):
+    """½ Σ_x |P_a(x) − P_b(x)| over Σ^T, each P(x) a product of next-token probabilities."""
+    import itertools
+    V, T = a.vocab_size, a.horizon
+    lp = {}
+    for t in range(T):
+        P = np.array(list(itertools.product(range(V), repeat=t)), dtype=np.int64).reshape(V ** t, t)
+        for m, name in ((a, "a"), (b, "b")):
+            for p, row in zip(P, m.log_probs(P)):
+                lp[name, tuple(p)] = row
+    tv = 0.0
+    for x in itertools.product(range(V), repeat=T):
+        pa = np.exp(sum(lp["a", x[:t]][x[t]] for t in range(T)))
+        pb = np.exp(sum(lp["b", x[:t]][x[t]] for t in range(T)))
+        tv += abs(pa - pb)
+    return tv / 2
+
+
 def test_budget_exhaustion_returns_a_model_with_a_flag():
     M = random_isan(4, 6, 4, np.random.default_rng(4))
     full = _fit(M, 0)
@@ -80,7 +98,8 @@ def test_budget_exhaustion_returns_a_model_with_a_flag():
         assert learner.budget_exhausted_ and not learner.converged_
         assert learner.n_queries_ <= budget
         tv = exact_tv_distance(M, learner.model_)  # a usable (if worse) model
-        assert 0.0 <= tv <= 1.0
+        assert tv == pytest.approx(_tv_by_enumeration(M, learner.model_), abs=1e-12)
+        assert tv < 1.0 - 1e-6                     # the model shares mass with M
     # Sample budget too.
     learner = QueryLearner().fit(LogitQueryOracle(M), SampleOracle(M, np.random.default_rng(0), budget=5))
     assert learner.budget_exhausted_
