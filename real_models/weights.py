@@ -278,13 +278,12 @@ _GRAM_CHUNK_BYTES = 1 << 22     # cast + syrk a few MiB of rows at a time: stays
 def _gram_eigenvalues(weight: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
     """Ascending eigenvalues of the smaller Gram matrix of one CPU matrix (``nu^2``).
 
-    BLAS ``syrk`` accumulates ``W^T W`` (or ``W W^T``) over row (column) chunks cast to
+    BLAS ``syrk`` (via NumPy matmul) accumulates ``W^T W`` (or ``W W^T``) over row (column) chunks cast to
     ``dtype`` on the fly — half the flops of a general product, one triangle, no copy of the
-    whole matrix in ``dtype`` — then LAPACK ``syevd`` without vectors reads that triangle.
+    whole matrix in ``dtype`` — then LAPACK ``syevd`` (``np.linalg.eigvalsh``) without vectors.
     (Products of float32 entries are exact in float64, so only the summation order differs
     from a one-shot float64 product: rounding-level.)
     """
-    from scipy.linalg import get_blas_funcs, get_lapack_funcs
     w = weight.detach()
     if w.device.type != "cpu":
         w = w.cpu()
@@ -294,17 +293,15 @@ def _gram_eigenvalues(weight: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
     np_dtype = np.dtype(torch.empty((), dtype=dtype).numpy().dtype)
     tall = a.shape[0] >= a.shape[1]
     m, long = (a.shape[1], a.shape[0]) if tall else (a.shape[0], a.shape[1])
-    syrk, = get_blas_funcs(("syrk",), dtype=np_dtype)
-    syevd, = get_lapack_funcs(("syevd",), dtype=np_dtype)
+    # NumPy's matmul (syrk for X^T X) and eigvalsh (syevd) release the GIL, so worker threads
+    # run in parallel; SciPy's f2py BLAS/LAPACK wrappers hold it (measured: no 1 -> 2 scaling).
     step = max(1, _GRAM_CHUNK_BYTES // (np_dtype.itemsize * m))
-    gram = np.zeros((m, m), dtype=np_dtype, order="F")
+    gram = None
     for s in range(0, long, step):
         part = (a[s:s + step] if tall else a[:, s:s + step]).astype(np_dtype, order="C")
-        # part.T is the Fortran view of part: trans=0 gives part^T part, trans=1 part part^T.
-        gram = syrk(1.0, part.T, beta=1.0, c=gram, trans=0 if tall else 1, lower=1, overwrite_c=1)
-    lam, _, info = syevd(gram, compute_v=0, lower=1, overwrite_a=1)
-    if info != 0:
-        raise InvalidInputError(f"eigenvalue solver failed (LAPACK info {info}) on a {a.shape} matrix")
+        g = part.T @ part if tall else part @ part.T
+        gram = g if gram is None else np.add(gram, g, out=gram)
+    lam = np.linalg.eigvalsh(gram)
     return lam.astype(np.float64, copy=False)
 
 
