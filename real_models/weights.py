@@ -18,10 +18,10 @@ with a *type* in the words of Staats, Thamm & Rosenow (2024), Sec. 3 — ``query
 All matrices are returned as ``(out_features, in_features)``, so right singular vectors
 live in the input space (where activation covariances are measured).
 
-:func:`analyze_weight_matrices` computes the singular values of all matrices, batching
-matrices of the same shape into one ``torch.linalg.svdvals`` call (GPU when available,
-no side-length limit, unlike WeightWatcher's 50,000), then runs the diagnostics of
-:mod:`logitrank.theory.rmt` on each. :func:`write_details_csv` writes the per-matrix
+:func:`analyze_weight_matrices` computes the singular values of all matrices (CPU: one
+matrix per worker thread, ``syrk`` Gram + ``syevd``; GPU: same-shape matrices stacked into
+one batched ``torch.linalg.eigvalsh``; no side-length limit, unlike WeightWatcher's
+50,000), then runs the diagnostics of :mod:`logitrank.theory.rmt` on each. :func:`write_details_csv` writes the per-matrix
 table (the analogue of WeightWatcher's ``details`` frame).
 """
 
@@ -245,79 +245,158 @@ def matrix_diagnostics(singular_values, shape, *, mp_fit: MarchenkoPasturFit | N
     return row
 
 
-def _batches(matrices, max_bytes: int):
+def _batches(matrices, max_bytes: int, element_bytes: int = 8):
+    """Indices of same-shape matrices, in stacks of at most ``max_bytes`` (for batched GPU calls)."""
     groups = defaultdict(list)
     for i, wm in enumerate(matrices):
         groups[wm.shape].append(i)
     for shape, idx in groups.items():
-        per = max(1, max_bytes // (8 * shape[0] * shape[1]))
+        per = max(1, max_bytes // (element_bytes * shape[0] * shape[1]))
         for s in range(0, len(idx), per):
             yield shape, idx[s:s + per]
 
 
 def _singular_values_of_stack(stack: torch.Tensor, method: str) -> torch.Tensor:
-    """Descending singular values of a stack (k, r, c)."""
+    """Descending singular values of a stack (k, r, c), batched in torch (the GPU path).
+
+    ``"gram"``: one batched product for the smaller Gram matrices and one batched
+    ``torch.linalg.eigvalsh`` (eigenvalues are nu^2, WeightWatcher's ESD); in float64 the
+    absolute error is ~1e-16 * nu_max^2, far below any MP scale. ``"svd"``: batched
+    ``torch.linalg.svdvals``. Works on any device; tests run it on CPU against per-matrix
+    ``np.linalg.eigvalsh``.
+    """
     if method == "svd":
         return torch.linalg.svdvals(stack)
-    # Gram route: eigenvalues of the smaller Gram matrix are nu^2 (WeightWatcher's ESD).
-    # In float64 the absolute error is ~1e-16 * nu_max^2, far below any MP scale.
-    if stack.device.type == "cpu":
-        # On CPU, torch's eigvalsh (and alternating torch/NumPy BLAS thread pools) ran
-        # 5-40x slower than a NumPy-only Gram + eigvalsh in this 2-core sandbox (measured).
-        a = stack.numpy()
-        gram = a.transpose(0, 2, 1) @ a if a.shape[-2] >= a.shape[-1] else a @ a.transpose(0, 2, 1)
-        lam = torch.from_numpy(np.linalg.eigvalsh(gram))
-    else:
-        gram = stack.mT @ stack if stack.shape[-2] >= stack.shape[-1] else stack @ stack.mT
-        lam = torch.linalg.eigvalsh(gram)
+    gram = stack.mT @ stack if stack.shape[-2] >= stack.shape[-1] else stack @ stack.mT
+    lam = torch.linalg.eigvalsh(gram)
     return lam.clamp_min(0).sqrt().flip(-1)
+
+
+_GRAM_CHUNK_BYTES = 1 << 22     # cast + syrk a few MiB of rows at a time: stays in cache, no full copy
+
+
+def _gram_eigenvalues(weight: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
+    """Ascending eigenvalues of the smaller Gram matrix of one CPU matrix (``nu^2``).
+
+    BLAS ``syrk`` (via NumPy matmul) accumulates ``W^T W`` (or ``W W^T``) over row (column) chunks cast to
+    ``dtype`` on the fly — half the flops of a general product, one triangle, no copy of the
+    whole matrix in ``dtype`` — then LAPACK ``syevd`` (``np.linalg.eigvalsh``) without vectors.
+    (Products of float32 entries are exact in float64, so only the summation order differs
+    from a one-shot float64 product: rounding-level.)
+    """
+    w = weight.detach()
+    if w.device.type != "cpu":
+        w = w.cpu()
+    if w.dtype not in (torch.float16, torch.float32, torch.float64):
+        w = w.float()                        # bfloat16 etc.: exact in float32
+    a = w.numpy()
+    np_dtype = np.dtype(torch.empty((), dtype=dtype).numpy().dtype)
+    tall = a.shape[0] >= a.shape[1]
+    m, long = (a.shape[1], a.shape[0]) if tall else (a.shape[0], a.shape[1])
+    # NumPy's matmul (syrk for X^T X) and eigvalsh (syevd) release the GIL, so worker threads
+    # run in parallel; SciPy's f2py BLAS/LAPACK wrappers hold it (measured: no 1 -> 2 scaling).
+    step = max(1, _GRAM_CHUNK_BYTES // (np_dtype.itemsize * m))
+    gram = None
+    for s in range(0, long, step):
+        part = (a[s:s + step] if tall else a[:, s:s + step]).astype(np_dtype, order="C")
+        g = part.T @ part if tall else part @ part.T
+        gram = g if gram is None else np.add(gram, g, out=gram)
+    lam = np.linalg.eigvalsh(gram)
+    return lam.astype(np.float64, copy=False)
+
+
+def _singular_values_cpu(matrices, dtype: torch.dtype, threads: int) -> list:
+    """Descending singular values of every matrix, on ``threads`` CPU threads.
+
+    One matrix per task (Gram + eigenvalues), largest first, on ``workers = min(threads,
+    len(matrices))`` Python threads, each with ``threads // workers`` BLAS threads
+    (threadpoolctl). LAPACK's tridiagonal reduction is memory-bound and scales poorly
+    within one matrix; across matrices it scales with the cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from threadpoolctl import threadpool_limits
+
+    def work(i):
+        lam = _gram_eigenvalues(matrices[i].weight, dtype)
+        return np.sqrt(np.clip(lam, 0, None))[::-1]
+
+    workers = max(1, min(int(threads), len(matrices)))
+    cost = [r * c * min(r, c) + min(r, c) ** 3 for r, c in (wm.shape for wm in matrices)]
+    order = sorted(range(len(matrices)), key=lambda i: -cost[i])
+    out = [None] * len(matrices)
+    with threadpool_limits(limits=max(1, int(threads) // workers), user_api="blas"):
+        if workers == 1:
+            for i in order:
+                out[i] = work(i)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for i, nu in zip(order, pool.map(work, order)):
+                    out[i] = nu
+    return out
 
 
 def analyze_weight_matrices(matrices: list[WeightMatrix], *, device=None, dtype=torch.float64,
                             method: str = "gram", vectors: bool = False, power_law: bool = True,
                             mp_fit: MarchenkoPasturFit | None = None,
-                            max_batch_bytes: int = 1 << 29) -> WeightsAnalysis:
-    """Batched SVD of all matrices (same shapes stacked) and the RMT diagnostics of each.
+                            max_batch_bytes: int = 1 << 29, threads: int | None = None) -> WeightsAnalysis:
+    """Singular values of all matrices and the RMT diagnostics of each (one table row per matrix).
 
     Parameters
     ----------
     matrices : from :func:`extract_weight_matrices` (or any list of :class:`WeightMatrix`).
-    device : torch device for the SVD; default CUDA when available, else CPU.
+    device : torch device for the decomposition; default CUDA when available, else CPU.
     dtype : precision of the decomposition (float64 default; float32 is faster on GPUs).
-    method : ``"gram"`` (default: eigenvalues of the smaller Gram matrix, batched
-        ``torch.linalg.eigvalsh``) or ``"svd"`` (batched ``torch.linalg.svdvals``). With
-        ``vectors=True`` a batched ``torch.linalg.svd`` is used either way.
+    method : ``"gram"`` (default: eigenvalues of the smaller Gram matrix) or ``"svd"``
+        (batched ``torch.linalg.svdvals``). With ``vectors=True`` a full SVD is used either way.
     vectors : also compute right singular vectors and their Porter–Thomas/IPR statistics.
     power_law : fit the heavy-tailed alpha of the eigenvalues (WeightWatcher's alpha).
-    max_batch_bytes : bound on one stacked batch (matrices of one shape are split if larger).
+    max_batch_bytes : bound on one stacked batch on a GPU (same-shape matrices are split if larger).
+    threads : CPU threads for the ``"gram"`` path (default ``torch.get_num_threads()``).
+
+    Notes
+    -----
+    On CPU (``method="gram"``) matrices are processed one per task on ``threads`` workers
+    with single-threaded BLAS (:func:`_singular_values_cpu`): ``syrk`` Gram, ``syevd``
+    eigenvalues. On a GPU same-shape matrices are stacked and decomposed in one batched
+    call (:func:`_singular_values_of_stack`). Both give the eigenvalues of the same Gram
+    matrix; they agree to rounding (tested on CPU).
     """
     if not matrices:
         raise InvalidInputError("no matrices to analyse")
     if method not in ("gram", "svd"):
         raise InvalidInputError(f"method must be 'gram' or 'svd', got {method!r}")
+    if threads is not None and int(threads) < 1:
+        raise InvalidInputError(f"threads must be at least 1, got {threads}")
+    threads = int(threads) if threads is not None else torch.get_num_threads()
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     for wm in matrices:
         check_matrix(wm.weight, wm.name)
     svals: dict = {}
     vstats: dict = {}
     t0 = time.perf_counter()
-    for shape, idx in _batches(matrices, max_batch_bytes):
-        stack = torch.stack([matrices[i].weight for i in idx]).to(device=dev, dtype=dtype)
-        with torch.no_grad():
-            if vectors:
-                if dev.type == "cpu":   # NumPy's LAPACK: torch's batched CPU svd was far slower here
-                    _, s, vh = np.linalg.svd(stack.numpy(), full_matrices=False)
-                    s, vh = torch.from_numpy(s), torch.from_numpy(vh)
+    if dev.type == "cpu" and method == "gram" and not vectors:
+        for wm, nu in zip(matrices, _singular_values_cpu(matrices, dtype, threads)):
+            svals[wm.name] = nu
+    else:
+        element_bytes = torch.empty((), dtype=dtype).element_size()
+        for shape, idx in _batches(matrices, max_batch_bytes, element_bytes):
+            # Move in the stored precision, cast on the device (half the transfer for float32 weights).
+            stack = torch.stack([matrices[i].weight.detach().to(dev) for i in idx]).to(dtype)
+            with torch.no_grad():
+                if vectors:
+                    if dev.type == "cpu":   # NumPy's LAPACK: torch's batched CPU svd was far slower here
+                        _, s, vh = np.linalg.svd(stack.numpy(), full_matrices=False)
+                        s, vh = torch.from_numpy(s), torch.from_numpy(vh)
+                    else:
+                        _, s, vh = torch.linalg.svd(stack, full_matrices=False)
+                    vh = vh.cpu().double().numpy() if isinstance(vh, torch.Tensor) else vh
                 else:
-                    _, s, vh = torch.linalg.svd(stack, full_matrices=False)
-                vh = vh.cpu().double().numpy() if isinstance(vh, torch.Tensor) else vh
-            else:
-                s = _singular_values_of_stack(stack, method)
-        s = s.cpu().double().numpy()
-        for j, i in enumerate(idx):
-            svals[matrices[i].name] = s[j]
-            if vectors:
-                vstats[matrices[i].name] = singular_vector_statistics(vh[j])
+                    s = _singular_values_of_stack(stack, method)
+            s = s.cpu().double().numpy()
+            for j, i in enumerate(idx):
+                svals[matrices[i].name] = s[j]
+                if vectors:
+                    vstats[matrices[i].name] = singular_vector_statistics(vh[j])
     t1 = time.perf_counter()
     rows = []
     for wm in matrices:
