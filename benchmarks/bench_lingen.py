@@ -11,7 +11,7 @@ Tokens through the model are counted by a forward pre-hook on the transformers m
 same for both paths. Histories are seeded random token ids: the cost of generation does not
 depend on their content. Coefficients are seeded Gaussians / |H|.
 
-    python benchmarks/bench_lingen.py [--histories 128 640] [--steps 15 4] [--out docs/benchmarks/lingen.md]
+    python benchmarks/bench_lingen.py [--histories 128 640] [--steps 6 4] [--samples 5 1] [--out docs/benchmarks/lingen.md]
 """
 
 from __future__ import annotations
@@ -55,15 +55,16 @@ class TokenCounter:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--histories", type=int, nargs="+", default=[128, 640])
-    ap.add_argument("--steps", type=int, nargs="+", default=[15, 4],
+    ap.add_argument("--steps", type=int, nargs="+", default=[6, 4],
                     help="generation steps for each |H| (same order as --histories)")
-    ap.add_argument("--history-length", type=int, default=16)
-    ap.add_argument("--samples", type=int, default=1)
+    ap.add_argument("--samples", type=int, nargs="+", default=[5, 1],
+                    help="samples generated together for each |H| (lingen_evaluate uses 5)")
+    ap.add_argument("--history-length", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    if len(args.steps) != len(args.histories):
-        ap.error("--steps needs one value per --histories value")
+    if not len(args.steps) == len(args.samples) == len(args.histories):
+        ap.error("--steps and --samples need one value per --histories value")
     torch.set_num_threads(args.threads)
 
     from logitrank.real_models.adapter import HFCausalLM
@@ -74,28 +75,27 @@ def main() -> None:
     counter = TokenCounter(lm.model)
     rng = np.random.default_rng(0)
     lines = [f"LINGEN generation, SmolLM2-135M-Instruct ({str(lm.dtype).replace('torch.', '')}) on CPU, "
-             f"{args.threads} torch thread(s); histories of {args.history_length} tokens (+BOS), "
-             f"{args.samples} sample(s)"]
+             f"{args.threads} torch thread(s); histories of {args.history_length} tokens (+BOS)"]
     # warm-up on a tiny problem (both paths)
     Hw = [rng.integers(0, lm.vocab_size, 4) for _ in range(4)]
     lingen_generate(lm, Hw, np.ones(4) / 4, 2, np.random.default_rng(0))
     lingen_generate(LinGenDecoder(lm, Hw), Hw, np.ones(4) / 4, 2, np.random.default_rng(0))
     lm.clear_kv_cache()
     counter.take()
-    for n_hist, n_steps in zip(args.histories, args.steps):
+    for n_hist, n_steps, n_samples in zip(args.histories, args.steps, args.samples):
         H = [rng.integers(0, lm.vocab_size, args.history_length) for _ in range(n_hist)]
         coef = rng.normal(size=n_hist) / n_hist
         t0 = time.perf_counter()
-        generic = lingen_generate(lm, H, coef, n_steps, np.random.default_rng(1), n_samples=args.samples)
+        generic = lingen_generate(lm, H, coef, n_steps, np.random.default_rng(1), n_samples=n_samples)
         t_generic, tok_generic = time.perf_counter() - t0, counter.take()
         lm.clear_kv_cache()
         t0 = time.perf_counter()
         dec = LinGenDecoder(lm, H)
-        ours = lingen_generate(dec, H, coef, n_steps, np.random.default_rng(1), n_samples=args.samples)
+        ours = lingen_generate(dec, H, coef, n_steps, np.random.default_rng(1), n_samples=n_samples)
         t_ours, tok_ours = time.perf_counter() - t0, counter.take()
-        minimum = n_hist * (1 + args.history_length + args.samples * (n_steps - 1))
+        minimum = n_hist * (1 + args.history_length + n_samples * (n_steps - 1))
         lines += [
-            f"|H| = {n_hist}, {n_steps} steps:",
+            f"|H| = {n_hist}, {n_steps} steps, {n_samples} sample(s) generated together:",
             f"  generic     (lingen_generate on HFCausalLM): {t_generic:8.2f} s  {tok_generic:8d} tokens through the model",
             f"  incremental (LinGenDecoder):                 {t_ours:8.2f} s  {tok_ours:8d} tokens "
             f"(minimum |H|*(1+|h|+samples*(steps-1)) = {minimum})",
