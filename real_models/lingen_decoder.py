@@ -81,7 +81,9 @@ class LinGenDecoder(SequenceModel):
         ``prefix_tokens``, ``device``, ``vocab_size``; every other query goes to it).
     histories : the histories H of the LINGEN fit (token sequences; lengths may differ).
     history_batch : histories per forward pass.
-    max_cache_bytes : memory for suffix caches (default 0.5 GiB on CPU, 8 GiB on CUDA).
+    max_cache_bytes : memory for suffix caches (default 2 GiB on CPU, 8 GiB on CUDA). They need
+        |H|·samples·t positions of keys/values at step t (SmolLM2 float32: 46 KiB a position);
+        beyond the budget the oldest are evicted and recomputed (design point 3).
 
     Attributes
     ----------
@@ -119,7 +121,7 @@ class LinGenDecoder(SequenceModel):
         self.vocab_size = int(lm.vocab_size)
         self.history_batch = int(history_batch)
         if max_cache_bytes is None:
-            max_cache_bytes = (8 if lm.device.type == "cuda" else 0.5) * 2**30
+            max_cache_bytes = (8 if lm.device.type == "cuda" else 2) * 2**30
         self.max_cache_bytes = float(max_cache_bytes)
         self.tokens_ = 0
         self.bank_bytes_ = 0
