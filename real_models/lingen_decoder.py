@@ -5,9 +5,11 @@ Same computation as :func:`logitrank.theory.lingen.lingen_generate` on a wrapped
 logits L[· | h ∘ z_{1:t−1}] of every history h ∈ H (Golowich, Liu, Shetty 2025, §3, Alg. 1)
 and the generic path runs one forward pass of BOS ∘ h ∘ z_{1:t−1} per history — every step
 recomputes every history and every generated token (Σ_t |H|·(1 + |h| + t − 1) tokens
-instead of |H|·(1 + |h| + T − 1)). The adapter's own KV reuse does not catch it at |H| above
-its batch size: it keeps at most a few batches of caches and looks a whole query batch up in
-one kept batch.
+instead of |H|·(1 + |h| + T − 1)). The adapter's own KV reuse catches it only while a whole
+step fits its store: it keeps at most 16 query batches (``batch_size`` = 32 prefixes each) and
+0.5 GiB of keys/values on CPU, and one LINGEN step queries |H|·n_samples prefixes of
+1 + |h| + t positions, so from about |H|·n_samples > 512 (|H| = 128 with 5 samples), or
+earlier by memory, the previous step's batches are evicted before they are extended.
 
 :class:`LinGenDecoder` is a :class:`~logitrank.theory.sequence_model.SequenceModel` that
 answers exactly the queries LINGEN makes, and hands every other query to the wrapped model,
