@@ -18,7 +18,7 @@ import torch
 __all__ = ["measured_gemm_peak", "machine_header", "cpu_model"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def measured_gemm_peak(dtype=torch.float32, threads: int | None = None, device: str = "cpu",
                        size: int | None = None, repeats: int = 3) -> float:
     """GFLOP/s (2 n^3 per product) of an n x n torch matmul at ``threads`` CPU threads, best of ``repeats``."""

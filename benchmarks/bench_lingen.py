@@ -71,7 +71,7 @@ def main() -> None:
     from logitrank.real_models.lingen_decoder import LinGenDecoder
     from logitrank.theory.lingen import lingen_generate
 
-    lm = HFCausalLM.from_pretrained("smollm2", device="cpu")
+    lm = HFCausalLM.load("smollm2", device="cpu")
     counter = TokenCounter(lm.model)
     rng = np.random.default_rng(0)
     lines = [f"LINGEN generation, SmolLM2-135M-Instruct ({str(lm.dtype).replace('torch.', '')}) on CPU, "

@@ -32,8 +32,13 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=4096)
     args = ap.parse_args()
 
-    from logitrank.real_models.training import (TRAINED_LM_PRESETS, TrainingConfig, build_trained_lm,
-                                                 train_bpe_tokenizer, train_causal_lm)
+    from logitrank.real_models.training import (
+        TRAINED_LM_PRESETS,
+        TrainingConfig,
+        build_trained_lm,
+        train_bpe_tokenizer,
+        train_causal_lm,
+    )
 
     # A tokenizer of the requested size (its merges are irrelevant to the speed).
     rng = np.random.default_rng(0)

@@ -142,7 +142,7 @@ def angles_compute(cfg: dict, out: Path, inputs: dict) -> None:
     F_nonsense = token_shuffled(F, cfg["shuffle_seed"])
     lm = _load(cfg)
     eng = _engine(lm, cfg)
-    g = eng.gram(H, F_nonsense, rule=cfg["rule"], k=cfg["k"], run_dir=out / "ckpt_nonsense", save_matrix=True)
+    eng.gram(H, F_nonsense, rule=cfg["rule"], k=cfg["k"], run_dir=out / "ckpt_nonsense", save_matrix=True)
     nonsense = load_matrix_chunks(out / "ckpt_nonsense").astype(np.float64)
     rng = np.random.default_rng(cfg["seed"])
     res = {}

@@ -26,7 +26,7 @@ Design points:
    the model is written with ``save_pretrained`` into ``checkpoints/step-NNNNNN/`` together
    with the tokenizer and ``training_state.json`` (step, train/val loss, tokens seen, seed,
    configs, probe metrics). Each directory is written to a temporary name and renamed, so a
-   directory that exists is complete; :func:`~logitrank.real_models.loading.load_causal_lm`
+   directory that exists is complete; :meth:`~logitrank.real_models.adapter.HFCausalLM.load`
    loads it like any other model.
 5. **Resume.** ``resume.pt`` (model, AdamW and scheduler state, RNG state, step, metrics) is
    written atomically (temp file + rename) at every checkpoint and every ``save_every``
@@ -57,7 +57,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -510,7 +510,7 @@ def train_causal_lm(train_tokens, val_tokens, tokenizer, out_dir, *,
     >>> [s for s, _ in run.checkpoints]
     [0, 1, 2]
     """
-    from logitrank.real_models.loading import default_device
+    from logitrank.real_models.runtime import default_device
     cfg = TRAINED_LM_PRESETS.get(model_config) if isinstance(model_config, str) else model_config
     if cfg is None:
         raise InvalidInputError(f"unknown model preset {model_config!r}; choose one of {sorted(TRAINED_LM_PRESETS)}")

@@ -65,7 +65,9 @@ def test_bad_input():
         mean_pairwise_cosine(np.ones((1, 3)))
 
 
-@settings(max_examples=25, deadline=None)
+# derandomized: the non-triviality guard below (raw vectors not parallel) can fail by chance on a
+# rare draw (seen: m=2, extra=1, seed=121908 gives cosine 0.99935); fixed examples keep CI stable.
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(m=st.integers(2, 5), extra=st.integers(1, 4), seed=st.integers(0, 10 ** 6))
 def test_log_odds_matching_implies_parallel_projected_steering(m, extra, seed):
     """Jiang et al. Thm 3: if ln p̂(c^(i→0)|d)/p̂(c^(i→1)|d) = ln p(C^i=0)/p(C^i=1) for all c and all

@@ -8,11 +8,11 @@ for any orthonormal basis, so it cannot tell rows from columns — the value is 
 
 import numpy as np
 import torch
+from test_weights_extraction import tiny_llama
 
 from logitrank.real_models.activations import activation_overlaps
+from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.weights import extract_weight_matrices
-
-from test_weights_extraction import tiny_llama
 
 
 def test_overlap_uses_eigenvector_columns():
@@ -37,6 +37,6 @@ def test_overlap_uses_eigenvector_columns():
     want = np.array([max(abs(evecs[:, j] @ vt[k]) for j in range(evecs.shape[1])) for k in range(vt.shape[0])])
     wrong = np.array([max(abs(evecs[j, :] @ vt[k]) for j in range(evecs.shape[0])) for k in range(vt.shape[0])])
     assert np.abs(want - wrong).max() > 1e-3                    # rows vs columns is visible here
-    res = activation_overlaps(model, mats, tokens, rng=np.random.default_rng(0))[0]
+    res = activation_overlaps(HFCausalLM(model, None), mats, tokens, rng=np.random.default_rng(0))[0]
     np.testing.assert_allclose(res.overlap, want, atol=1e-8)
     np.testing.assert_allclose(res.singular_values, np.linalg.svd(W, compute_uv=False), rtol=1e-10)

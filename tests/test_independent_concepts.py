@@ -11,11 +11,22 @@ import itertools
 import numpy as np
 import pytest
 
-from logitrank.theory.concepts import (LatentConceptModel, all_concept_vectors, all_contexts, context_index,
-                                       embedding_steering_vectors, learned_log_odds, log_odds_matching_residual,
-                                       log_odds_matching_tables, mean_cross_cosine, mean_pairwise_cosine,
-                                       projected_steering_vectors, steering_cosines, token_index,
-                                       unembedding_steering_vectors)
+from logitrank.theory.concepts import (
+    LatentConceptModel,
+    all_concept_vectors,
+    all_contexts,
+    context_index,
+    embedding_steering_vectors,
+    learned_log_odds,
+    log_odds_matching_residual,
+    log_odds_matching_tables,
+    mean_cross_cosine,
+    mean_pairwise_cosine,
+    projected_steering_vectors,
+    steering_cosines,
+    token_index,
+    unembedding_steering_vectors,
+)
 
 M = 3
 
@@ -43,7 +54,8 @@ def _unemb(G, i):
     for c in itertools.product((0, 1), repeat=M):
         c = c[::-1]                                      # token order: bit 0 fastest
         if c[i] == 0:
-            c1 = list(c); c1[i] = 1
+            c1 = list(c)
+            c1[i] = 1
             out.append(G[_tok(c1)] - G[_tok(c)])
     return np.array(out)
 
@@ -144,7 +156,8 @@ def test_learned_log_odds_and_matching_residual_by_softmax():
         logits = G @ F[_ctx(d)]
         lp = logits - np.log(np.exp(logits).sum())
         for s, c in enumerate(cols):
-            c1 = list(c); c1[i] = 1
+            c1 = list(c)
+            c1[i] = 1
             assert lo[r, s] == pytest.approx(lp[_tok(c)] - lp[_tok(c1)])     # ln p̂(c^(i→0)) / p̂(c^(i→1))
     model = LatentConceptModel.independent([0.2, 0.4, 0.7])
     res = log_odds_matching_residual(F, G, model)
@@ -185,7 +198,8 @@ def test_concept_cosine_tables_by_loops():
 
 def test_log_odds_matching_tables_follow_the_documented_construction():
     """f(d) = [a_i·[d_i = ⋄], margin·(2d_i − 1)·[d_i ≠ ⋄], 0…], g(c) = [c_i, (2c_i − 1)/2, noise·N(0, 1)],
-    both rotated by the same Haar Q (drawn after the noise); default rng seed 0, noise 1."""
+    both rotated by the same Haar Q (drawn after the noise)
+    default rng seed 0, noise 1."""
     model = LatentConceptModel.independent([0.2, 0.4, 0.7])
     q = np.array([0.2, 0.4, 0.7])
     a = np.log(q / (1 - q))
@@ -205,6 +219,7 @@ def test_log_odds_matching_tables_follow_the_documented_construction():
 
 def test_ambiguous_span_projector_by_scipy_orth():
     import scipy.linalg
+
     from logitrank.theory.concepts import ambiguous_span_projector
     rng = np.random.default_rng(6)
     F = rng.normal(size=(27, 12))

@@ -10,8 +10,8 @@ Tested through ``engine.matrix`` / ``engine.singular_values`` (the stable public
 import numpy as np
 import pytest
 import torch
-
 from _tiny_llama import tiny_llama
+
 from logitrank.real_models.engine import LogitMatrixEngine
 
 

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from logitrank.errors import InvalidInputError
-from logitrank.sim.experiments import (continuum_rank_prediction, cutwise_rank_vs_dimension,
-                                       phase_transition_ranks)
+from logitrank.sim.experiments import continuum_rank_prediction, cutwise_rank_vs_dimension, phase_transition_ranks
 
 
 def _exact_rank(n: int, alpha: float, eps: float) -> int:

@@ -11,11 +11,21 @@ import scipy.integrate
 import scipy.optimize
 from scipy import stats
 
-from logitrank.theory.rmt import (MarchenkoPasturFit, EigenvaluePowerLawFit, TRACY_WIDOM_1_QUANTILES,
-                                  bbp_threshold, marchenko_pastur_cdf, marchenko_pastur_edges,
-                                  marchenko_pastur_median, marchenko_pastur_pdf, noise_scale,
-                                  random_overlap_band, singular_vector_statistics, spacing_ratio,
-                                  tracy_widom_margins)
+from logitrank.theory.rmt import (
+    TRACY_WIDOM_1_QUANTILES,
+    EigenvaluePowerLawFit,
+    MarchenkoPasturFit,
+    bbp_threshold,
+    marchenko_pastur_cdf,
+    marchenko_pastur_edges,
+    marchenko_pastur_median,
+    marchenko_pastur_pdf,
+    noise_scale,
+    random_overlap_band,
+    singular_vector_statistics,
+    spacing_ratio,
+    tracy_widom_margins,
+)
 
 SHAPE = (300, 100)       # n = 300, m = 100, q = 1/3
 

@@ -13,13 +13,18 @@ import pytest
 import scipy.linalg
 
 from logitrank.theory.lingen import LinGen, lingen_evaluate, lingen_generate, lingen_step_logits
-from logitrank.theory.logit_matrix import (cutwise_futures, cutwise_logit_matrix, extended_logit_matrix,
-                                           numerical_rank)
+from logitrank.theory.logit_matrix import cutwise_futures, cutwise_logit_matrix, extended_logit_matrix, numerical_rank
 from logitrank.theory.models import HiddenMarkovModel, NoisyParity, TabularSequenceModel, TimeVaryingISAN
 from logitrank.theory.representation import isan_from_low_rank_model
 from logitrank.theory.sequence_model import center_logits, log_softmax, sample_from_logits, softmax
-from logitrank.theory.spectrum import (PowerLawFit, average_kl_vs_rank, principal_angle_cosines,
-                                       rank_for_relative_error, relative_tail_error, singular_values)
+from logitrank.theory.spectrum import (
+    PowerLawFit,
+    average_kl_vs_rank,
+    principal_angle_cosines,
+    rank_for_relative_error,
+    relative_tail_error,
+    singular_values,
+)
 
 
 def _kl(p, q):
@@ -521,7 +526,7 @@ def test_lingen_evaluate_last_m_is_a_suffix_and_next_token_baseline_by_hand():
                              last_m=last_m, baselines=("last_m_tokens",))
         rng = np.random.default_rng(1)
         _replay_kl(m, target, lingen0, 2, 3, rng)       # LINGEN is scored first and advances the rng
-        want, gen = _replay_kl(m, target, lambda z: center_logits(m.table[ctx + z]), 2, 3, rng)
+        want, gen = _replay_kl(m, target, lambda z, ctx=ctx: center_logits(m.table[ctx + z]), 2, 3, rng)
         np.testing.assert_allclose(ev.per_step_kl["last_m_tokens"], want, rtol=1e-10, atol=1e-12)
         np.testing.assert_array_equal(ev.samples["last_m_tokens"], gen)
         assert "next_token_only" not in ev.per_step_kl

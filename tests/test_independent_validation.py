@@ -7,8 +7,13 @@ with which message), so a flipped comparison or a wrong message is caught.
 import numpy as np
 import pytest
 
-from logitrank.theory.logit_matrix import (COLUMN_RULES, cutwise_logit_matrix, cutwise_ranks, extended_logit_matrix,
-                                           numerical_rank)
+from logitrank.theory.logit_matrix import (
+    COLUMN_RULES,
+    cutwise_logit_matrix,
+    cutwise_ranks,
+    extended_logit_matrix,
+    numerical_rank,
+)
 from logitrank.theory.models import HiddenMarkovModel, NoisyParity, TabularSequenceModel, TimeVaryingISAN
 
 

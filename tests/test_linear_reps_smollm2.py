@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-import torch
 
+from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.linear_reps import (
     causal_whitening,
     centered_logit_identity_error,
@@ -11,7 +11,6 @@ from logitrank.real_models.linear_reps import (
     filter_single_token_pairs,
     steering_ranks,
 )
-from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.runtime import torch_threads
 from logitrank.real_models.word_pairs import WORD_PAIRS
 

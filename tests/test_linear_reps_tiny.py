@@ -6,6 +6,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from logitrank.errors import InvalidInputError
+from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.linear_reps import (
     causal_whitening,
     centered_logit_identity_error,
@@ -14,7 +15,6 @@ from logitrank.real_models.linear_reps import (
     filter_single_token_pairs,
     steering_ranks,
 )
-from logitrank.real_models.adapter import HFCausalLM
 
 
 class WordTokenizer:

@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pytest
 import torch
-
 from _tiny_llama import tiny_llama
+
 from logitrank.errors import InvalidInputError
 from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.lingen_decoder import LinGenDecoder, lingen_generate_incremental

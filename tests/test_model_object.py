@@ -7,13 +7,12 @@ calls on the raw model), not against another path through the object.
 import numpy as np
 import pytest
 import torch
+from _tiny_llama import tiny_llama
 
 from logitrank.errors import InvalidInputError, LogitRankError, ModelLoadError
 from logitrank.real_models import loading
 from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.runtime import resolve_device, torch_threads
-
-from _tiny_llama import tiny_llama
 
 
 @pytest.fixture(scope="module")

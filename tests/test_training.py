@@ -14,7 +14,6 @@ import torch
 
 from logitrank.errors import InvalidInputError, ModelLoadError, ResumeError
 from logitrank.real_models.adapter import HFCausalLM
-from logitrank.real_models.loading import load_causal_lm
 from logitrank.real_models.training import (
     TrainedLMConfig,
     TrainingConfig,
@@ -51,12 +50,14 @@ def _training(**kw):
 
 
 def _state(path):
-    m, _ = load_causal_lm(path, device="cpu")
+    _lm = HFCausalLM.load(path, device="cpu")
+    m = _lm.model
     return m.state_dict()
 
 
 def test_tokenizer_is_deterministic_and_round_trips(tokenizer, tmp_path):
-    """Same text → same vocabulary and merges; decode(encode(x)) = x (byte-level); BOS/EOS/PAD = 0/1/2."""
+    """Same text → same vocabulary and merges
+    decode(encode(x)) = x (byte-level); BOS/EOS/PAD = 0/1/2."""
     again = train_bpe_tokenizer(TEXT.splitlines(), vocab_size=300, out_dir=tmp_path / "tok")
     assert again.backend_tokenizer.to_str() == tokenizer.backend_tokenizer.to_str()
     assert len(tokenizer) == 300
@@ -69,7 +70,8 @@ def test_tokenizer_is_deterministic_and_round_trips(tokenizer, tmp_path):
 
 
 def test_log_spaced_steps():
-    """Step 0 and the last step are always included; the rest are geometric."""
+    """Step 0 and the last step are always included
+    the rest are geometric."""
     assert log_spaced_steps(1000, 5) == [0, 1, 10, 100, 1000]
     assert log_spaced_steps(2, 8) == [0, 1, 2]
     assert log_spaced_steps(7, 1) == [0, 7]
@@ -77,7 +79,8 @@ def test_log_spaced_steps():
 
 def test_checkpoints_load_and_match_saved_model(tokenizer, streams, tmp_path):
     """A 2-step run writes step 0, 1, 2 as save_pretrained directories that load_causal_lm and
-    HFCausalLM load; their logits equal those of the model the run returns, and step 0 is the
+    HFCausalLM load
+    their logits equal those of the model the run returns, and step 0 is the
     seeded initialisation."""
     train, val = streams
     tc = _training(steps=2, checkpoint_steps=None, n_checkpoints=8)
@@ -95,9 +98,10 @@ def test_checkpoints_load_and_match_saved_model(tokenizer, streams, tmp_path):
         state = json.loads((path / "training_state.json").read_text())
         assert state["step"] == step and state["seed"] == tc.seed
         assert state["model_config"] == dataclasses.asdict(TINY)
-        model, tok = load_causal_lm(path, device="cpu")
+        _lm = HFCausalLM.load(path, device="cpu")
+        model, tok = _lm.model, _lm.tokenizer
         assert tok("To be")["input_ids"] == tokenizer("To be")["input_ids"]
-        lm = HFCausalLM.from_pretrained(path, device="cpu")
+        lm = HFCausalLM.load(path, device="cpu")
         assert lm.prefix_tokens == [0]
         with torch.no_grad():
             got = model(input_ids=ids).logits
@@ -105,7 +109,7 @@ def test_checkpoints_load_and_match_saved_model(tokenizer, streams, tmp_path):
             if step == 0:
                 torch.testing.assert_close(got, init(input_ids=ids).logits, rtol=0, atol=0)
     # The recorded validation loss is the mean next-token NLL on the held-out windows (recomputed here).
-    model, _ = load_causal_lm(run.checkpoints[-1][1], device="cpu")
+    model = HFCausalLM.load(run.checkpoints[-1][1], device="cpu").model
     n = min(val.size // tc.seq_len, tc.val_windows)
     x = torch.from_numpy(np.concatenate([np.zeros((n, 1), np.int64), val[:n * tc.seq_len].reshape(n, -1)], axis=1))
     with torch.no_grad():
@@ -143,7 +147,8 @@ def test_resume_after_interruption_gives_identical_weights(tokenizer, streams, t
 
 
 def test_finished_run_is_not_retrained_and_other_runs_are_refused(tokenizer, streams, tmp_path, monkeypatch):
-    """done.json makes a rerun return the stored result; a different config in the same
+    """done.json makes a rerun return the stored result
+    a different config in the same
     directory raises ResumeError (and writes nothing)."""
     train, val = streams
     tc = _training(steps=2, checkpoint_steps=(0, 2))
@@ -193,7 +198,7 @@ def test_bad_inputs_raise_before_anything_is_written(tokenizer, streams, tmp_pat
     with pytest.raises(InvalidInputError, match="empty"):
         train_bpe_tokenizer([], vocab_size=300)
     with pytest.raises(ModelLoadError):
-        load_causal_lm(tmp_path / "missing-checkpoint", device="cpu")
+        HFCausalLM.load(tmp_path / "missing-checkpoint", device="cpu")
 
 
 # --- the diagnostic ----------------------------------------------------------------------
@@ -206,7 +211,8 @@ def _probe_data(seed=0, n_h=40, n_f=6, vocab=300):
 
 def test_probe_alpha_and_kl_equal_numpy_reference(tokenizer):
     """α is the spectrum module's power-law fit of the singular values of the generic
-    extended_logit_matrix (SVD in NumPy here); KL-at-rank equals Def. 3.1 written out with a
+    extended_logit_matrix (SVD in NumPy here)
+    KL-at-rank equals Def. 3.1 written out with a
     NumPy truncated SVD and log-softmax over each future's k columns."""
     from logitrank.real_models.training import build_trained_lm
     model = build_trained_lm(TINY, len(tokenizer), seed=3)
@@ -243,7 +249,8 @@ def test_probe_alpha_and_kl_equal_numpy_reference(tokenizer):
 
 
 def test_probe_hook_in_plain_loop_writes_metrics(tokenizer, streams, tmp_path):
-    """The plain loop calls the probe at every checkpoint and every probe_every steps; values
+    """The plain loop calls the probe at every checkpoint and every probe_every steps
+    values
     land in metrics.json and in the checkpoint's training_state.json."""
     train, val = streams
     H, F = _probe_data(n_h=24, n_f=4)
@@ -256,7 +263,8 @@ def test_probe_hook_in_plain_loop_writes_metrics(tokenizer, streams, tmp_path):
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == list(run.metrics)
     state = json.loads((run.checkpoints[-1][1] / "training_state.json").read_text())
-    model, tok = load_causal_lm(run.checkpoints[-1][1], device="cpu")
+    _lm = HFCausalLM.load(run.checkpoints[-1][1], device="cpu")
+    model, tok = _lm.model, _lm.tokenizer
     again = probe(model, tok)
     assert abs(state["logit_rank/alpha"] - again["logit_rank/alpha"]) < 1e-6
     assert abs(state["logit_rank/kl_rank4"] - again["logit_rank/kl_rank4"]) < 1e-6

@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from logitrank.real_models.weights import (WeightMatrix, _singular_values_cpu, _singular_values_of_stack,
-                                           analyze_weight_matrices)
+from logitrank.real_models.weights import (
+    WeightMatrix,
+    _singular_values_cpu,
+    _singular_values_of_stack,
+    analyze_weight_matrices,
+)
 from logitrank.theory.rmt import EigenvaluePowerLawFit
 
 
@@ -69,8 +73,8 @@ def test_batched_torch_stack_equals_per_matrix_numpy():
 
 
 def test_analyze_rows_equal_numpy_reference_and_thread_count_invariant():
-    from tests._tiny_llama import tiny_llama
     from logitrank.real_models.weights import extract_weight_matrices, matrix_diagnostics
+    from tests._tiny_llama import tiny_llama
     mats = extract_weight_matrices(tiny_llama().model)
     one = analyze_weight_matrices(mats, device="cpu", threads=1)
     two = analyze_weight_matrices(mats, device="cpu", threads=2)
