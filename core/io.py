@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_text", "atomic_write_json", "atomic_save_npy", "atomic_save_npz", "read_json", "config_hash",
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save_npy", "atomic_save_npz", "read_json", "config_hash",
            "to_jsonable"]
 
 
@@ -35,7 +35,8 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes atomically (temp file in the same directory, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -53,7 +54,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text atomically (temp file + rename)."""
-    _atomic_write_bytes(Path(path), text.encode("utf-8"))
+    atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -65,14 +66,14 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     """Save one array to ``.npy`` atomically (same bytes as ``np.save``)."""
     buf = io.BytesIO()
     np.save(buf, np.asarray(array))
-    _atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
     """Save arrays to ``.npz`` atomically."""
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    _atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 def read_json(path: Path) -> Any:

@@ -64,7 +64,7 @@ import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError, ResumeError
-from logitrank.io import atomic_write_json, read_json, to_jsonable
+from logitrank.io import atomic_write_bytes, atomic_write_json, read_json, to_jsonable
 
 __all__ = [
     "SPECIAL_TOKENS",
@@ -380,17 +380,7 @@ def _atomic_save_dir(final: Path, write: Callable[[Path], None]) -> None:
 def _atomic_torch_save(path: Path, obj) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _token_array(tokens, name: str, vocab_size: int) -> np.ndarray:
