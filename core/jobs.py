@@ -211,7 +211,8 @@ def write_results_md(path: Path, claims: list[Claim], finished, profile: str, fi
         f"that run's saved results under `results/`. Do not edit by hand.",
         "",
         "Verdicts: **yes** reproduces, **partly** reproduces in kind or only in part, **no** does not "
-        "reproduce (a result, reported with its numbers), **n/a** the paper has no comparable number.",
+        "reproduce (a result, reported with its numbers), **inconclusive** the run cannot decide (too small "
+        "for the claim to hold, or its interval straddles the decision), **n/a** the paper has no comparable number.",
         "",
     ]
     for lens in ("logits", "weights", "representations"):

@@ -29,7 +29,7 @@ from logitrank.io import config_hash
 
 __all__ = ["Claim", "Experiment", "Result", "VERDICTS", "config_from_dict", "config_record"]
 
-VERDICTS = ("yes", "partly", "no", "n/a")
+VERDICTS = ("yes", "partly", "no", "inconclusive", "n/a")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""Bootstrap intervals for the real-model claims: a mean over units, and the power-law α of a logit matrix.
+
+A real-model verdict counts only with an interval (developers' guide). Two resampling schemes:
+
+- :func:`bootstrap_mean` — the percentile bootstrap of a mean over independent units (e.g. the
+  15-step LINGEN total KL over targets × samples; Efron & Tibshirani 1993, §13.3).
+- :func:`alpha_bootstrap` — the power-law exponent α of L_{M,k}(H, F) (Golowich et al. 2025,
+  §3.1) resampled over histories *and* futures. An ordinary bootstrap draws rows with
+  replacement; a duplicated row adds no new direction, so about 37 % of the spectrum collapses
+  to zero and the tail that α is fitted on is distorted. The **Bayesian bootstrap** (Rubin 1981)
+  gives every history h a weight w_h and every future f a weight v_f, drawn from a flat
+  Dirichlet and scaled to mean 1, and fits α to the singular values of
+  diag(√w) · L · diag(√v ⊗ 1_k): the spectrum of the weighted second-moment matrix
+  Σ_h w_h ℓ_h ℓ_hᵀ that the bootstrap perturbs, at full rank. With all weights 1 it is L itself.
+  Reweighting lowers the effective sample size (by about half for Dirichlet(1) weights), and a
+  second-moment spectrum estimated from fewer samples is more spread out, so the replicates' α
+  sit *above* α of L (+0.03 to +0.06 on exact power laws of size 150 × 300). The interval
+  therefore uses the replicates for the spread only: α̂ + (q − mean of the replicates), q the
+  percentiles of the replicates; the shift is reported as ``shift``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from logitrank.errors import InvalidInputError
+from logitrank.theory.spectrum import PowerLawFit, singular_values
+
+__all__ = ["Interval", "percentile_interval", "bootstrap_mean", "alpha_bootstrap"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """A point estimate with a two-sided percentile interval at ``level``.
+
+    ``samples`` are the bootstrap replicates the interval was read from; ``shift`` is how far
+    their mean lies from ``estimate`` when the interval was centred on the estimate
+    (:func:`alpha_bootstrap`), else 0.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    samples: np.ndarray = dataclasses.field(repr=False)
+    shift: float = 0.0
+
+    def contains(self, x: float) -> bool:
+        """Whether ``x`` lies in [low, high]."""
+        return bool(self.low <= x <= self.high)
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.3g} [{self.low:.3g}, {self.high:.3g}]"
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise InvalidInputError(f"level must lie in (0, 1), got {level}")
+
+
+def percentile_interval(estimate: float, samples, level: float = 0.95, *, centred: bool = False) -> Interval:
+    """The (1−level)/2 and (1+level)/2 quantiles of bootstrap ``samples`` around ``estimate``.
+
+    With ``centred=True`` the quantiles are moved by ``estimate − mean(samples)`` (the samples
+    give the spread, not the location; see :func:`alpha_bootstrap`).
+
+    Examples
+    --------
+    >>> iv = percentile_interval(0.5, np.linspace(0.0, 1.0, 101), level=0.9)
+    >>> round(iv.low, 3), round(iv.high, 3)
+    (0.05, 0.95)
+    """
+    _check_level(level)
+    s = np.asarray(samples, dtype=np.float64).ravel()
+    if s.size < 2 or not np.all(np.isfinite(s)):
+        raise InvalidInputError(f"need at least 2 finite bootstrap samples, got {s.size}")
+    lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2])
+    shift = float(s.mean() - estimate) if centred else 0.0
+    return Interval(float(estimate), float(lo - shift), float(hi - shift), float(level), s, shift)
+
+
+def bootstrap_mean(values, rng: np.random.Generator, *, n_boot: int = 2000, level: float = 0.95) -> Interval:
+    """Percentile-bootstrap interval of the mean of independent ``values`` (resampled with replacement).
+
+    Parameters
+    ----------
+    values : 1-d array of per-unit numbers (e.g. one LINGEN total per target × sample).
+    rng : the generator the resampling draws from (seeded runs are reproducible).
+    n_boot : number of bootstrap replicates.
+    level : coverage of the two-sided interval.
+
+    Examples
+    --------
+    >>> iv = bootstrap_mean([1.0, 2.0, 3.0, 4.0], np.random.default_rng(0), n_boot=500)
+    >>> iv.estimate
+    2.5
+    >>> 1.0 <= iv.low < 2.5 < iv.high <= 4.0
+    True
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size < 2 or not np.all(np.isfinite(v)):
+        raise InvalidInputError(f"need at least 2 finite values to bootstrap a mean, got {v.size}")
+    if n_boot < 2:
+        raise InvalidInputError(f"n_boot must be at least 2, got {n_boot}")
+    idx = rng.integers(0, v.size, size=(n_boot, v.size))
+    return percentile_interval(float(v.mean()), v[idx].mean(axis=1), level)
+
+
+def alpha_bootstrap(values, k: int, rng: np.random.Generator, *, n_boot: int = 200, level: float = 0.95,
+                    fit_range=(0.01, 0.5)) -> Interval:
+    """Bayesian-bootstrap interval of the power-law α of an extended logit matrix (§3.1).
+
+    Parameters
+    ----------
+    values : (|H|, |F|·k) extended logit matrix, columns future-major in blocks of k.
+    k : block length (tokens per future).
+    rng : the generator the Dirichlet weights are drawn from.
+    n_boot : number of replicates (each one SVD of the matrix).
+    level : coverage of the two-sided interval.
+    fit_range : passed to :class:`~logitrank.theory.spectrum.PowerLawFit`.
+
+    Returns
+    -------
+    Interval whose ``estimate`` is α of the unweighted matrix and whose bounds are the replicates'
+    percentiles centred on it (``shift`` = mean replicate α − estimate).
+
+    Examples
+    --------
+    An exact power law σ_i = i^(−0.7) on random singular vectors keeps α = 0.7 at weight 1 and
+    an interval around it under reweighting:
+
+    >>> rng = np.random.default_rng(0)
+    >>> U, _ = np.linalg.qr(rng.normal(size=(120, 120)))
+    >>> V, _ = np.linalg.qr(rng.normal(size=(240, 120)))
+    >>> L = (U * np.arange(1, 121) ** -0.7) @ V.T
+    >>> iv = alpha_bootstrap(L, 4, rng, n_boot=50)
+    >>> round(iv.estimate, 6)
+    0.7
+    >>> iv.low < 0.7 < iv.high
+    True
+    """
+    L = np.asarray(values, dtype=np.float64)
+    if L.ndim != 2 or k < 1 or L.shape[1] % k:
+        raise InvalidInputError(f"need a 2-d matrix whose column count is a multiple of k={k}, got shape {L.shape}")
+    if n_boot < 2:
+        raise InvalidInputError(f"n_boot must be at least 2, got {n_boot}")
+    nH, nF = L.shape[0], L.shape[1] // k
+    estimate = PowerLawFit(fit_range=fit_range).fit(singular_values(L)).alpha_
+    alphas = np.empty(n_boot)
+    for b in range(n_boot):
+        w = rng.dirichlet(np.ones(nH)) * nH
+        v = np.repeat(rng.dirichlet(np.ones(nF)) * nF, k)
+        alphas[b] = PowerLawFit(fit_range=fit_range).fit(
+            singular_values(np.sqrt(w)[:, None] * L * np.sqrt(v)[None, :])).alpha_
+    return percentile_interval(estimate, alphas, level, centred=True)
