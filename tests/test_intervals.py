@@ -96,3 +96,15 @@ def test_alpha_bootstrap_rejects_bad_shapes(bad):
 def test_bootstrap_mean_rejects_too_few_values():
     with pytest.raises(InvalidInputError):
         bootstrap_mean([1.0], np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("shape", [(30, 90), (90, 30)])
+def test_weighted_singular_values_equal_the_svd_of_the_weighted_matrix(shape):
+    """The Gram shortcut (either side) gives the singular values of diag(√w) L diag(√v) (NumPy SVD)."""
+    from logitrank.theory.intervals import _weighted_singular_values
+    rng = np.random.default_rng(5)
+    L = rng.normal(size=shape) * np.arange(1, shape[1] + 1) ** -0.6
+    w, v = rng.uniform(0.1, 3, shape[0]), rng.uniform(0.1, 3, shape[1])
+    ref = np.linalg.svd(np.sqrt(w)[:, None] * L * np.sqrt(v)[None, :], compute_uv=False)
+    got = _weighted_singular_values(L, w, v)[:min(shape)]
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12 * ref[0])

@@ -108,6 +108,22 @@ def bootstrap_mean(values, rng: np.random.Generator, *, n_boot: int = 2000, leve
     return percentile_interval(float(v.mean()), v[idx].mean(axis=1), level)
 
 
+def _weighted_singular_values(L: np.ndarray, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Singular values of diag(√w) L diag(√v), from the eigenvalues of its smaller Gram matrix.
+
+    One GEMM and one symmetric eigensolve instead of an SVD of the full matrix: for a
+    1024 × 51,200 logit matrix that is seconds instead of minutes. Squaring costs precision
+    only for σ_i below ~1e-8·σ_1, far below any fitted range.
+    """
+    if L.shape[0] <= L.shape[1]:
+        A = np.sqrt(w)[:, None] * L
+        G = (A * v[None, :]) @ A.T
+    else:
+        A = L * np.sqrt(v)[None, :]
+        G = (A.T * w[None, :]) @ A
+    return np.sqrt(np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None))
+
+
 def alpha_bootstrap(values, k: int, rng: np.random.Generator, *, n_boot: int = 200, level: float = 0.95,
                     fit_range=(0.01, 0.5)) -> Interval:
     """Bayesian-bootstrap interval of the power-law α of an extended logit matrix (§3.1).
@@ -152,6 +168,5 @@ def alpha_bootstrap(values, k: int, rng: np.random.Generator, *, n_boot: int = 2
     for b in range(n_boot):
         w = rng.dirichlet(np.ones(nH)) * nH
         v = np.repeat(rng.dirichlet(np.ones(nF)) * nF, k)
-        alphas[b] = PowerLawFit(fit_range=fit_range).fit(
-            singular_values(np.sqrt(w)[:, None] * L * np.sqrt(v)[None, :])).alpha_
+        alphas[b] = PowerLawFit(fit_range=fit_range).fit(_weighted_singular_values(L, w, v)).alpha_
     return percentile_interval(estimate, alphas, level, centred=True)
