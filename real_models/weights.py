@@ -19,7 +19,7 @@ All matrices are returned as ``(out_features, in_features)``, so right singular 
 live in the input space (where activation covariances are measured).
 
 :func:`analyze_weight_matrices` computes the singular values of all matrices (CPU: one
-matrix per worker thread, ``syrk`` Gram + ``syevd``; GPU: same-shape matrices stacked into
+matrix per worker thread on all cores by default, ``syrk`` Gram + ``syevd``; GPU: same-shape matrices stacked into
 one batched ``torch.linalg.eigvalsh``; no side-length limit, unlike WeightWatcher's
 50,000), then runs the diagnostics of :mod:`logitrank.theory.rmt` on each. :func:`write_details_csv` writes the per-matrix
 table (the analogue of WeightWatcher's ``details`` frame).
@@ -207,6 +207,8 @@ class WeightsAnalysis:
     ``rows`` are dicts in matrix order (the columns of :func:`write_details_csv`);
     ``singular_values[name]`` descending; ``vector_statistics[name]`` for the right singular
     vectors (rows of V^T, in descending singular-value order) when ``vectors=True``.
+    ``svd_seconds``: wall time of the decomposition phase; ``diagnostics_seconds``: time in
+    the diagnostics (on the CPU path summed over worker threads and overlapping ``svd_seconds``).
     """
 
     rows: tuple
@@ -400,13 +402,18 @@ def analyze_weight_matrices(matrices: list[WeightMatrix], *, device=None, dtype=
     vectors : also compute right singular vectors and their Porter–Thomas/IPR statistics.
     power_law : fit the heavy-tailed alpha of the eigenvalues (WeightWatcher's alpha).
     max_batch_bytes : bound on one stacked batch on a GPU (same-shape matrices are split if larger).
-    threads : CPU threads for the ``"gram"`` path (default ``torch.get_num_threads()``).
+    threads : CPU threads for the ``"gram"`` path. Default ``torch.get_num_threads()``: all cores
+        (torch's default), or what an enclosing
+        :func:`~logitrank.real_models.runtime.torch_threads` set; 1 for a single thread.
 
     Notes
     -----
     On CPU (``method="gram"``) matrices are processed one per task on ``threads`` workers
-    with single-threaded BLAS (:func:`_singular_values_cpu`): ``syrk`` Gram, ``syevd``
-    eigenvalues. On a GPU same-shape matrices are stacked and decomposed in one batched
+    with single-threaded BLAS (:func:`_cpu_spectra`): ``syrk`` Gram, ``syevd``
+    eigenvalues, then the diagnostics of that matrix in the same task (so the Python part of
+    one matrix overlaps the LAPACK calls of another; ``diagnostics_seconds`` is then summed
+    over workers and overlaps ``svd_seconds``, the wall time of the whole phase). A matrix
+    listed twice (tied weights: the same memory) is decomposed once. On a GPU same-shape matrices are stacked and decomposed in one batched
     call (:func:`_singular_values_of_stack`). Both give the eigenvalues of the same Gram
     matrix; they agree to rounding (tested on CPU).
     """
