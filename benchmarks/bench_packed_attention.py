@@ -17,6 +17,7 @@ forward measured on the real model in the same process, so the possible end-to-e
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -76,6 +77,7 @@ def main(argv=None) -> None:
     threads = torch.get_num_threads()
     sys.path.insert(0, str(Path(__file__).parent))
     from _hardware import machine_header
+
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.engine import LogitMatrixEngine
     print("```")
@@ -90,7 +92,7 @@ def main(argv=None) -> None:
         for length in (int(x) for x in args.future_len.split(",")):
             F = [rng.integers(2, lm.vocab_size, length) for _ in range(args.future_chunk)]
             eng._chunk_features(bank, F, len(H))                                   # warm-up
-            t_forward = _best(lambda: eng._chunk_features(bank, F, len(H)), args.repeats)
+            t_forward = _best(functools.partial(eng._chunk_features, bank, F, len(H)), args.repeats)
             S = args.future_chunk * length
             rows = max(1, min(len(H), args.max_batch_tokens // S))              # the engine's rows per forward
             gen = torch.Generator().manual_seed(1)
@@ -102,8 +104,9 @@ def main(argv=None) -> None:
             mask = torch.cat([torch.ones(S, prefix, dtype=torch.bool), own], 1).expand(rows, 1, S, prefix + S)
             err = float((dense_attention(q, k, v, mask) - split_attention(q, k, v, prefix, args.future_chunk,
                                                                           length)).abs().max())
-            t_dense = _best(lambda: dense_attention(q, k, v, mask), 4 * args.repeats)
-            t_split = _best(lambda: split_attention(q, k, v, prefix, args.future_chunk, length), 4 * args.repeats)
+            t_dense = _best(functools.partial(dense_attention, q, k, v, mask), 4 * args.repeats)
+            t_split = _best(functools.partial(split_attention, q, k, v, prefix, args.future_chunk, length),
+                            4 * args.repeats)
             groups = -(-len(H) // rows)
             share = LAYERS * groups * t_dense / t_forward
             gain = share * (1 - t_split / t_dense)
