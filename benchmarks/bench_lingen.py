@@ -60,12 +60,18 @@ def main() -> None:
     ap.add_argument("--samples", type=int, nargs="+", default=[5, 1],
                     help="samples generated together for each |H| (lingen_evaluate uses 5)")
     ap.add_argument("--history-length", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, all cores)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if not len(args.steps) == len(args.samples) == len(args.histories):
         ap.error("--steps and --samples need one value per --histories value")
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    args.threads = torch.get_num_threads()
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _hardware import machine_header, measured_gemm_peak
 
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.lingen_decoder import LinGenDecoder
@@ -75,7 +81,12 @@ def main() -> None:
     counter = TokenCounter(lm.model)
     rng = np.random.default_rng(0)
     lines = [f"LINGEN generation, SmolLM2-135M-Instruct ({str(lm.dtype).replace('torch.', '')}) on CPU, "
-             f"{args.threads} torch thread(s); histories of {args.history_length} tokens (+BOS)"]
+             f"{args.threads} torch thread(s); histories of {args.history_length} tokens (+BOS)",
+             *machine_header(args.threads).splitlines(),
+             "model FLOPs = 2 × parameters per token through the model (attention scores not counted); "
+             "% of the fp32 GEMM rate measured above"]
+    peak = measured_gemm_peak(torch.float32, args.threads)
+    flop_tok = 2 * lm.n_parameters
     # warm-up on a tiny problem (both paths)
     Hw = [rng.integers(0, lm.vocab_size, 4) for _ in range(4)]
     lingen_generate(lm, Hw, np.ones(4) / 4, 2, np.random.default_rng(0))
@@ -101,8 +112,12 @@ def main() -> None:
             f"(minimum |H|*(1+|h|+samples*(steps-1)) = {minimum})",
             f"  speed-up {t_generic / t_ours:.1f}x, tokens ratio {tok_generic / tok_ours:.1f}x, "
             f"same samples: {bool(np.array_equal(generic, ours))}, history bank {dec.bank_bytes_ / 2**20:.1f} MiB",
+            f"  model GFLOP/s: generic {tok_generic * flop_tok / t_generic / 1e9:.1f} "
+            f"({100 * tok_generic * flop_tok / t_generic / 1e9 / peak:.0f}% of peak), incremental "
+            f"{tok_ours * flop_tok / t_ours / 1e9:.1f} ({100 * tok_ours * flop_tok / t_ours / 1e9 / peak:.0f}% of peak; "
+            f"one token per history per step: small GEMMs, latency-bound)",
         ]
-        print("\n".join(lines[-4:]), flush=True)
+        print("\n".join(lines[-5:]), flush=True)
         dec.clear()
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = f"{_cpu_name()}, {torch.get_num_threads()} thread(s), torch {torch.__version__}, {stamp}"

@@ -7,13 +7,16 @@ Ours: :class:`logitrank.real_models.engine.LogitMatrixEngine` — history KV com
 all futures of a chunk packed behind it with a prefix-tree mask, centered-unembedding
 columns, streaming float64 Gram, √eig. Both paths are warmed up on a tiny problem first.
 
-Prints both times, the ratio, the largest relative difference of the top-50 singular
+Prints the machine's measured fp32/fp64 GEMM rates at each thread count, both times, the
+ratio, the token-count bound (tokens through the model, naive ÷ engine: the speed-up a
+KV-reuse scheme doing the same per-token work can reach) and the % of it reached, model
+GFLOP/s (2 × parameters per token) and % of the measured peak, the largest relative difference of the top-50 singular
 values, and the engine's peak memory (extra RSS over the loaded model, sampled every 5 ms
 in a fresh subprocess) at |F| and 4|F|. With ``--device cuda`` it also runs a larger
 engine-only job and prints tokens/s and model-FLOP utilisation
 MFU = tokens/s × 2 × parameters ÷ peak (989e12, H100 dense bf16).
 
-    python benchmarks/bench_logit_matrix.py [--out docs/benchmarks/logit_matrix.md]
+    python benchmarks/bench_logit_matrix.py [--future-len 1,4,8] [--threads 1,2] [--out docs/benchmarks/logit_matrix.md]
     python benchmarks/bench_logit_matrix.py --device cuda --dtype bfloat16 --gpu-histories 1024 --gpu-futures 1024
 """
 
@@ -77,9 +80,9 @@ def memory_probe(args) -> dict:
     """Run in a fresh process: engine peak extra RSS for one |F|."""
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.engine import LogitMatrixEngine
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(int(args.threads))
     lm = HFCausalLM.load("smollm2", device="cpu")
-    H, F = _data(lm, args.histories, args.history_len, args.mem_futures, args.future_len, args.seed)
+    H, F = _data(lm, args.histories, args.history_len, args.mem_futures, int(args.future_len), args.seed)
     eng = LogitMatrixEngine(lm, future_chunk=args.future_chunk, progress=False)
     eng.gram(H[:2], F[:2], rule="topk_average", k=args.k)          # warm-up outside the measurement
     with PeakRSS() as mem:
@@ -88,12 +91,17 @@ def memory_probe(args) -> dict:
             "seconds": g.seconds}
 
 
-def compare(args, lm, log):
+def compare(args, lm, log, future_len: int, threads: int):
+    """Naive vs engine on the same L(H, F) at ``threads`` torch threads; prints times, bound, rates."""
     from logitrank.real_models.engine import LogitMatrixEngine
     from logitrank.theory.logit_matrix import extended_logit_matrix
-    H, F = _data(lm, args.histories, args.history_len, args.futures, args.future_len, args.seed)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _hardware import measured_gemm_peak
+    torch.set_num_threads(threads)
+    H, F = _data(lm, args.histories, args.history_len, args.futures, future_len, args.seed)
     log(f"L(H, F): |H| = {len(H)} histories of {args.history_len} tokens, |F| = {len(F)} futures of "
-        f"{args.future_len} tokens, rule topk_average, k = {args.k} → matrix {len(H)} × {len(F) * args.k}")
+        f"{future_len} tokens, rule topk_average, k = {args.k} → matrix {len(H)} × {len(F) * args.k}; "
+        f"{threads} torch thread(s)")
     eng = LogitMatrixEngine(lm, future_chunk=args.future_chunk, progress=False)
     # Warm both paths up on a tiny problem (first-call allocations and kernel selection).
     extended_logit_matrix(lm, H[:2], F[:2], rule="topk_average", k=args.k)
@@ -114,12 +122,26 @@ def compare(args, lm, log):
     top = min(50, len(s_ref))
     rel = float(np.max(np.abs(s[:top] - s_ref[:top]) / s_ref[:top]))
     same_cols = bool(np.array_equal(g.column_tokens, ref.column_tokens))
-    log(f"naive (generic path + dense SVD): {t_naive:8.2f} s")
-    log(f"engine (KV bank + streaming Gram): {t_engine:8.2f} s   ({g.tokens} tokens through the model)")
-    log(f"speed-up: {t_naive / t_engine:.1f}x   (target >= 10x)")
+    # Tokens through the model: the naive path runs prefix∘h∘f for every pair; the engine runs
+    # prefix∘h once and f per pair. Their ratio bounds the speed-up of any KV-reuse scheme
+    # that does the same per-token work.
+    n_pre = len(lm.prefix_tokens)
+    naive_tokens = sum(n_pre + len(h) + len(f) for h in H for f in F)
+    bound = naive_tokens / g.tokens
+    ratio = t_naive / t_engine
+    flop_tok = 2 * lm.n_parameters
+    peak = measured_gemm_peak(torch.float32, threads) if lm.device.type == "cpu" else float("nan")
+    log(f"naive (generic path + dense SVD): {t_naive:8.2f} s   ({naive_tokens} tokens; "
+        f"{naive_tokens * flop_tok / t_naive / 1e9:.1f} GFLOP/s = {100 * naive_tokens * flop_tok / t_naive / 1e9 / peak:.0f}% "
+        f"of the fp32 GEMM peak)")
+    log(f"engine (KV bank + streaming Gram): {t_engine:8.2f} s   ({g.tokens} tokens; "
+        f"{g.tokens * flop_tok / t_engine / 1e9:.1f} GFLOP/s = {100 * g.tokens * flop_tok / t_engine / 1e9 / peak:.0f}% "
+        f"of the fp32 GEMM peak)")
+    log(f"speed-up: {ratio:.1f}x; token-count bound {bound:.1f}x → {100 * ratio / bound:.0f}% of the bound reached")
     log(f"max relative difference of the top-{top} singular values: {rel:.2e}   (target < 1e-4); "
         f"same columns: {same_cols}")
-    return {"naive_s": t_naive, "engine_s": t_engine, "ratio": t_naive / t_engine, "max_rel_sv": rel}
+    return {"future_len": future_len, "threads": threads, "naive_s": t_naive, "engine_s": t_engine, "ratio": ratio,
+            "bound": bound, "max_rel_sv": rel, "engine_tokens": g.tokens, "naive_tokens": naive_tokens}
 
 
 def gpu_throughput(args, lm, log):
@@ -150,12 +172,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (1: on this shared, oversubscribed 2-core box 1 thread measured faster)")
+    ap.add_argument("--threads", default=None,
+                    help="comma-separated torch thread counts, e.g. 1,2 (default: torch's, all cores)")
     ap.add_argument("--histories", type=int, default=56)
     ap.add_argument("--futures", type=int, default=32)
     ap.add_argument("--history-len", type=int, default=32)
-    ap.add_argument("--future-len", type=int, default=1)
+    ap.add_argument("--future-len", default="1", help="comma-separated future lengths, e.g. 1,4,8")
     ap.add_argument("--k", type=int, default=50)
     ap.add_argument("--future-chunk", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
@@ -173,7 +195,10 @@ def main(argv=None):
     if args.mem_futures:
         print(json.dumps(memory_probe(args)))
         return
-    torch.set_num_threads(args.threads)
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else [torch.get_num_threads()]
+    future_lens = [int(x) for x in str(args.future_len).split(",")]
+    args.threads, args.future_len = threads[-1], future_lens[0]         # for the memory probe
+    torch.set_num_threads(threads[-1])
     lines = []
 
     def log(msg=""):
@@ -181,17 +206,36 @@ def main(argv=None):
         lines.append(msg)
 
     from logitrank.real_models.adapter import HFCausalLM
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _hardware import machine_header
     dev = torch.device(args.device)
     machine = (f"{torch.cuda.get_device_name(dev)}" if dev.type == "cuda"
-               else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, this sandbox, shared "
-                    f"with other jobs), {args.threads} torch thread(s)")
+               else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
     log(f"# Benchmark: extended logit matrix L(H, F), SmolLM2-135M-Instruct ({args.dtype}) on {machine}")
     log("")
     log(f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     log("")
     log("```")
+    for t in threads:
+        for line in machine_header(t, args.device).splitlines():
+            if line not in lines:
+                log(line)
+    log("model FLOPs = 2 × parameters per token through the model (attention scores, the top-k head and "
+        "the Gram not counted); % against the fp32 GEMM rate measured at the run's thread count")
     lm = HFCausalLM.load("smollm2", device=dev, dtype=args.dtype)
-    res = compare(args, lm, log)
+    runs = []
+    for fl in future_lens:
+        for t in threads:
+            log("")
+            runs.append(compare(args, lm, log, fl, t))
+    if len(threads) > 1:
+        for fl in future_lens:
+            r = {x["threads"]: x for x in runs if x["future_len"] == fl}
+            a_, b_ = min(threads), max(threads)
+            log(f"thread scaling {a_} → {b_}, {fl}-token futures: engine {r[a_]['engine_s'] / r[b_]['engine_s']:.2f}x, "
+                f"naive {r[a_]['naive_s'] / r[b_]['naive_s']:.2f}x")
+    res = {"runs": runs}
+    torch.set_num_threads(threads[-1])
     if not args.skip_memory and dev.type == "cpu":
         mem = []
         for nf in (args.futures, 4 * args.futures):

@@ -52,12 +52,25 @@ def main() -> None:
     val = rng.integers(3, vocab, size=4 * args.seq_len)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, torch "
           f"{torch.__version__}, vocab {vocab}, batch {args.batch} x seq_len {args.seq_len}, {args.steps} steps")
-    print(f"{'preset':>7} {'params':>9} {'threads':>7} {'tokens/s':>10} {'s/step':>7}")
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _hardware import machine_header, measured_gemm_peak
+    thread_list = [int(x) for x in args.threads.split(",")]
+    seen: list[str] = []
+    for t in thread_list:
+        for line in machine_header(t).splitlines():
+            if line not in seen:
+                seen.append(line)
+                print(f"# {line}")
+    print("# training FLOPs = 6 × parameters per token (forward + backward; attention scores not counted); "
+          "% of the fp32 GEMM rate measured at that thread count")
+    print(f"{'preset':>7} {'params':>9} {'threads':>7} {'tokens/s':>10} {'s/step':>7} {'GFLOP/s':>8} {'% peak':>6}")
     for name in args.presets.split(","):
         cfg = TRAINED_LM_PRESETS[name]
         rates = {}
         n_params = sum(p.numel() for p in build_trained_lm(cfg, vocab).parameters())
-        for t in (int(x) for x in args.threads.split(",")):
+        for t in thread_list:
             torch.set_num_threads(t)
             tc = TrainingConfig(steps=args.steps, batch_size=args.batch, seq_len=args.seq_len, warmup_steps=1,
                                 checkpoint_steps=(0, args.steps), val_windows=1, save_every=10**9)
@@ -65,8 +78,9 @@ def main() -> None:
                 run = train_causal_lm(train, val, tok, d, model_config=cfg, training=tc, device="cpu",
                                       progress=False)
             rates[t] = run.tokens_per_second
+            rate = 6 * n_params * run.tokens_per_second / 1e9
             print(f"{name:>7} {n_params:>9,d} {t:>7d} {run.tokens_per_second:>10.0f} "
-                  f"{run.seconds / args.steps:>7.2f}")
+                  f"{run.seconds / args.steps:>7.2f} {rate:>8.1f} {100 * rate / measured_gemm_peak(torch.float32, t):>5.0f}%")
         if len(rates) == 2:
             a, b = sorted(rates)
             print(f"{name:>7} ratio {b} threads / {a} thread: {rates[b] / rates[a]:.2f}")

@@ -19,7 +19,7 @@ All matrices are returned as ``(out_features, in_features)``, so right singular 
 live in the input space (where activation covariances are measured).
 
 :func:`analyze_weight_matrices` computes the singular values of all matrices (CPU: one
-matrix per worker thread, ``syrk`` Gram + ``syevd``; GPU: same-shape matrices stacked into
+matrix per worker thread on all cores by default, ``syrk`` Gram + ``syevd``; GPU: same-shape matrices stacked into
 one batched ``torch.linalg.eigvalsh``; no side-length limit, unlike WeightWatcher's
 50,000), then runs the diagnostics of :mod:`logitrank.theory.rmt` on each. :func:`write_details_csv` writes the per-matrix
 table (the analogue of WeightWatcher's ``details`` frame).
@@ -27,6 +27,7 @@ table (the analogue of WeightWatcher's ``details`` frame).
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import re
@@ -115,6 +116,13 @@ def _classify(module_name: str) -> str | None:
     return None
 
 
+def _all_finite(weight: torch.Tensor) -> bool:
+    """Whether every entry is finite; NumPy on CPU (torch's ``isfinite().all()`` measured 30x slower here)."""
+    if weight.device.type == "cpu" and weight.dtype in (torch.float16, torch.float32, torch.float64):
+        return bool(np.isfinite(weight.detach().numpy()).all())
+    return bool(torch.isfinite(weight).all())
+
+
 def check_matrix(weight, name: str = "matrix") -> torch.Tensor:
     """Return ``weight`` as a 2-D floating tensor; reject other ranks, empty sides and NaN/inf."""
     if not isinstance(weight, torch.Tensor):
@@ -126,7 +134,7 @@ def check_matrix(weight, name: str = "matrix") -> torch.Tensor:
         raise InvalidInputError(f"{name}: both sides must be at least 2, got shape {tuple(weight.shape)}")
     if not weight.is_floating_point():
         weight = weight.double()
-    if not bool(torch.isfinite(weight).all()):
+    if not _all_finite(weight):
         raise InvalidInputError(f"{name}: weights contain NaN or inf; the checkpoint is corrupt or "
                                 f"the model diverged — fix the weights before analysing them")
     return weight
@@ -199,6 +207,8 @@ class WeightsAnalysis:
     ``rows`` are dicts in matrix order (the columns of :func:`write_details_csv`);
     ``singular_values[name]`` descending; ``vector_statistics[name]`` for the right singular
     vectors (rows of V^T, in descending singular-value order) when ``vectors=True``.
+    ``svd_seconds``: wall time of the decomposition phase; ``diagnostics_seconds``: time in
+    the diagnostics (on the CPU path summed over worker threads and overlapping ``svd_seconds``).
     """
 
     rows: tuple
@@ -282,7 +292,8 @@ def _gram_eigenvalues(weight: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
     ``dtype`` on the fly — half the flops of a general product, one triangle, no copy of the
     whole matrix in ``dtype`` — then LAPACK ``syevd`` (``np.linalg.eigvalsh``) without vectors.
     (Products of float32 entries are exact in float64, so only the summation order differs
-    from a one-shot float64 product: rounding-level.)
+    from a one-shot float64 product: rounding-level.) A matrix already in ``dtype`` is used
+    as it is, without chunks or a copy.
     """
     w = weight.detach()
     if w.device.type != "cpu":
@@ -295,44 +306,84 @@ def _gram_eigenvalues(weight: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
     m, long = (a.shape[1], a.shape[0]) if tall else (a.shape[0], a.shape[1])
     # NumPy's matmul (syrk for X^T X) and eigvalsh (syevd) release the GIL, so worker threads
     # run in parallel; SciPy's f2py BLAS/LAPACK wrappers hold it (measured: no 1 -> 2 scaling).
-    step = max(1, _GRAM_CHUNK_BYTES // (np_dtype.itemsize * m))
-    gram = None
-    for s in range(0, long, step):
-        part = (a[s:s + step] if tall else a[:, s:s + step]).astype(np_dtype, order="C")
-        g = part.T @ part if tall else part @ part.T
-        gram = g if gram is None else np.add(gram, g, out=gram)
+    if a.dtype == np_dtype:
+        gram = a.T @ a if tall else a @ a.T
+    else:
+        step = max(1, _GRAM_CHUNK_BYTES // (np_dtype.itemsize * m))
+        gram = None
+        for s in range(0, long, step):
+            part = (a[s:s + step] if tall else a[:, s:s + step]).astype(np_dtype, order="C")
+            g = part.T @ part if tall else part @ part.T
+            gram = g if gram is None else np.add(gram, g, out=gram)
     lam = np.linalg.eigvalsh(gram)
     return lam.astype(np.float64, copy=False)
 
 
-def _singular_values_cpu(matrices, dtype: torch.dtype, threads: int) -> list:
-    """Descending singular values of every matrix, on ``threads`` CPU threads.
+def _same_values_key(weight: torch.Tensor) -> tuple:
+    """Two tensors with equal keys are views of the same memory with the same layout: the same matrix.
 
-    One matrix per task (Gram + eigenvalues), largest first, on ``workers = min(threads,
-    len(matrices))`` Python threads, each with ``threads // workers`` BLAS threads
-    (threadpoolctl). LAPACK's tridiagonal reduction is memory-bound and scales poorly
-    within one matrix; across matrices it scales with the cores.
+    (Tied weights listed twice, e.g. an embedding and its LM head.) Only compared within one
+    call, while every tensor is alive, so a storage address cannot have been reused.
+    """
+    return (str(weight.device), weight.dtype, weight.untyped_storage().data_ptr(), weight.storage_offset(),
+            tuple(weight.shape), tuple(weight.stride()))
+
+
+def _diagnostics_row(nu: np.ndarray, shape, mp_fit: MarchenkoPasturFit | None, power_law: bool) -> dict:
+    """:func:`matrix_diagnostics` with a private copy of ``mp_fit`` (``fit`` stores its results on self)."""
+    return matrix_diagnostics(nu, shape, mp_fit=None if mp_fit is None else copy.copy(mp_fit), power_law=power_law)
+
+
+def _cpu_spectra(matrices, dtype: torch.dtype, threads: int, row_fn=None):
+    """Descending singular values of every matrix (and ``row_fn(nu, shape)`` of each), on ``threads`` CPU threads.
+
+    One task per distinct matrix (Gram + eigenvalues, then ``row_fn``), largest first, on
+    ``workers = min(threads, tasks)`` Python threads, each with ``threads // workers`` BLAS
+    threads (threadpoolctl). LAPACK's tridiagonal reduction is memory-bound and scales poorly
+    within one matrix; across matrices it scales with the cores. ``row_fn`` (the
+    diagnostics: Python, holds the GIL) of one matrix overlaps the BLAS/LAPACK calls (GIL
+    released) of the others. A matrix listed twice (same memory, same layout) is decomposed
+    once. Returns ``(spectra, rows, row_seconds)``; ``rows`` are None without ``row_fn`` and
+    ``row_seconds`` is the time spent in ``row_fn`` summed over workers.
     """
     from concurrent.futures import ThreadPoolExecutor
     from threadpoolctl import threadpool_limits
 
+    first: dict = {}
+    owner = [first.setdefault(_same_values_key(wm.weight), i) for i, wm in enumerate(matrices)]
+    def cost(i):                                 # Gram n m^2 + eigenvalues ~m^3
+        r, c = matrices[i].shape
+        return r * c * min(r, c) + min(r, c) ** 3
+
+    unique = sorted(set(owner), key=lambda i: -cost(i))
+
     def work(i):
         lam = _gram_eigenvalues(matrices[i].weight, dtype)
-        return np.sqrt(np.clip(lam, 0, None))[::-1]
+        nu = np.sqrt(np.clip(lam, 0, None))[::-1]
+        if row_fn is None:
+            return nu, None, 0.0
+        t0 = time.perf_counter()
+        row = row_fn(nu, matrices[i].shape)
+        return nu, row, time.perf_counter() - t0
 
-    workers = max(1, min(int(threads), len(matrices)))
-    cost = [r * c * min(r, c) + min(r, c) ** 3 for r, c in (wm.shape for wm in matrices)]
-    order = sorted(range(len(matrices)), key=lambda i: -cost[i])
-    out = [None] * len(matrices)
+    workers = max(1, min(int(threads), len(unique)))
+    done: dict = {}
     with threadpool_limits(limits=max(1, int(threads) // workers), user_api="blas"):
         if workers == 1:
-            for i in order:
-                out[i] = work(i)
+            for i in unique:
+                done[i] = work(i)
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for i, nu in zip(order, pool.map(work, order)):
-                    out[i] = nu
-    return out
+                for i, res in zip(unique, pool.map(work, unique)):
+                    done[i] = res
+    spectra = [done[o][0] for o in owner]
+    rows = [None if done[o][1] is None else dict(done[o][1]) for o in owner]
+    return spectra, rows, sum(r[2] for r in done.values())
+
+
+def _singular_values_cpu(matrices, dtype: torch.dtype, threads: int) -> list:
+    """Descending singular values of every matrix, on ``threads`` CPU threads (see :func:`_cpu_spectra`)."""
+    return _cpu_spectra(matrices, dtype, threads)[0]
 
 
 def analyze_weight_matrices(matrices: list[WeightMatrix], *, device=None, dtype=torch.float64,
@@ -351,13 +402,18 @@ def analyze_weight_matrices(matrices: list[WeightMatrix], *, device=None, dtype=
     vectors : also compute right singular vectors and their Porter–Thomas/IPR statistics.
     power_law : fit the heavy-tailed alpha of the eigenvalues (WeightWatcher's alpha).
     max_batch_bytes : bound on one stacked batch on a GPU (same-shape matrices are split if larger).
-    threads : CPU threads for the ``"gram"`` path (default ``torch.get_num_threads()``).
+    threads : CPU threads for the ``"gram"`` path. Default ``torch.get_num_threads()``: all cores
+        (torch's default), or what an enclosing
+        :func:`~logitrank.real_models.runtime.torch_threads` set; 1 for a single thread.
 
     Notes
     -----
     On CPU (``method="gram"``) matrices are processed one per task on ``threads`` workers
-    with single-threaded BLAS (:func:`_singular_values_cpu`): ``syrk`` Gram, ``syevd``
-    eigenvalues. On a GPU same-shape matrices are stacked and decomposed in one batched
+    with single-threaded BLAS (:func:`_cpu_spectra`): ``syrk`` Gram, ``syevd``
+    eigenvalues, then the diagnostics of that matrix in the same task (so the Python part of
+    one matrix overlaps the LAPACK calls of another; ``diagnostics_seconds`` is then summed
+    over workers and overlaps ``svd_seconds``, the wall time of the whole phase). A matrix
+    listed twice (tied weights: the same memory) is decomposed once. On a GPU same-shape matrices are stacked and decomposed in one batched
     call (:func:`_singular_values_of_stack`). Both give the eigenvalues of the same Gram
     matrix; they agree to rounding (tested on CPU).
     """
@@ -375,28 +431,35 @@ def analyze_weight_matrices(matrices: list[WeightMatrix], *, device=None, dtype=
     vstats: dict = {}
     t0 = time.perf_counter()
     if dev.type == "cpu" and method == "gram" and not vectors:
-        for wm, nu in zip(matrices, _singular_values_cpu(matrices, dtype, threads)):
+        # Diagnostics run inside the worker tasks, overlapping the other workers' LAPACK calls.
+        spectra, cpu_rows, diag_seconds = _cpu_spectra(
+            matrices, dtype, threads, lambda nu, shape: _diagnostics_row(nu, shape, mp_fit, power_law))
+        rows = []
+        for wm, nu, diag in zip(matrices, spectra, cpu_rows):
             svals[wm.name] = nu
-    else:
-        element_bytes = torch.empty((), dtype=dtype).element_size()
-        for shape, idx in _batches(matrices, max_batch_bytes, element_bytes):
-            # Move in the stored precision, cast on the device (half the transfer for float32 weights).
-            stack = torch.stack([matrices[i].weight.detach().to(dev) for i in idx]).to(dtype)
-            with torch.no_grad():
-                if vectors:
-                    if dev.type == "cpu":   # NumPy's LAPACK: torch's batched CPU svd was far slower here
-                        _, s, vh = np.linalg.svd(stack.numpy(), full_matrices=False)
-                        s, vh = torch.from_numpy(s), torch.from_numpy(vh)
-                    else:
-                        _, s, vh = torch.linalg.svd(stack, full_matrices=False)
-                    vh = vh.cpu().double().numpy() if isinstance(vh, torch.Tensor) else vh
+            rows.append({"name": wm.name, "type": wm.matrix_type, "layer": wm.layer, **diag})
+        t1 = time.perf_counter()
+        return WeightsAnalysis(rows=tuple(rows), singular_values=svals, vector_statistics=vstats,
+                               svd_seconds=t1 - t0, diagnostics_seconds=diag_seconds, device=str(dev))
+    element_bytes = torch.empty((), dtype=dtype).element_size()
+    for shape, idx in _batches(matrices, max_batch_bytes, element_bytes):
+        # Move in the stored precision, cast on the device (half the transfer for float32 weights).
+        stack = torch.stack([matrices[i].weight.detach().to(dev) for i in idx]).to(dtype)
+        with torch.no_grad():
+            if vectors:
+                if dev.type == "cpu":   # NumPy's LAPACK: torch's batched CPU svd was far slower here
+                    _, s, vh = np.linalg.svd(stack.numpy(), full_matrices=False)
+                    s, vh = torch.from_numpy(s), torch.from_numpy(vh)
                 else:
-                    s = _singular_values_of_stack(stack, method)
-            s = s.cpu().double().numpy()
-            for j, i in enumerate(idx):
-                svals[matrices[i].name] = s[j]
-                if vectors:
-                    vstats[matrices[i].name] = singular_vector_statistics(vh[j])
+                    _, s, vh = torch.linalg.svd(stack, full_matrices=False)
+                vh = vh.cpu().double().numpy() if isinstance(vh, torch.Tensor) else vh
+            else:
+                s = _singular_values_of_stack(stack, method)
+        s = s.cpu().double().numpy()
+        for j, i in enumerate(idx):
+            svals[matrices[i].name] = s[j]
+            if vectors:
+                vstats[matrices[i].name] = singular_vector_statistics(vh[j])
     t1 = time.perf_counter()
     rows = []
     for wm in matrices:

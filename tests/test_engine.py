@@ -118,3 +118,28 @@ def test_bad_inputs_raise_clear_errors(lm, data, tmp_path):
         eng.gram([[2, 64]], F, rule="topk_average", k=3, run_dir=tmp_path / "d")
     # Nothing was written that a resume could trust.
     assert not any(tmp_path.iterdir())
+
+
+def test_engine_cache_lives_on_the_model_and_follows_its_weights(data):
+    """engine_logit_matrix caches per model object: each model gets its own matrix, an in-place weight
+    update invalidates the cache, and a deleted model is freed (no module-level table keeps it alive)."""
+    import gc
+    import weakref
+
+    import torch
+    H, F = data
+    a, b = tiny_llama(seed=0), tiny_llama(seed=2)
+    ma = engine_logit_matrix(a, H, F, rule="topk_bare", k=4)
+    mb = engine_logit_matrix(b, H, F, rule="topk_bare", k=4)
+    assert _rel(mb.values, extended_logit_matrix(b, H, F, rule="topk_bare", k=4).values) < 1e-5
+    assert engine_logit_matrix(a, H, F, rule="topk_bare", k=4) is ma           # memo hit, same model
+    with torch.no_grad():
+        a.model.model.layers[0].mlp.down_proj.weight.mul_(3.0)
+    ma2 = engine_logit_matrix(a, H, F, rule="topk_bare", k=4)
+    assert ma2 is not ma
+    assert _rel(ma2.values, extended_logit_matrix(a, H, F, rule="topk_bare", k=4).values) < 1e-5
+    assert _rel(ma2.values, ma.values) > 1e-3
+    gone = weakref.ref(b)
+    del b, mb
+    gc.collect()
+    assert gone() is None

@@ -87,3 +87,60 @@ def test_analyze_rows_equal_numpy_reference_and_thread_count_invariant():
                 assert r1[k] == pytest.approx(v, rel=1e-8, abs=1e-10), k
             elif not isinstance(v, float):
                 assert r1[k] == v, k
+
+
+def test_tied_matrix_listed_twice_is_decomposed_once_with_identical_rows(monkeypatch):
+    """A matrix listed twice (same memory: tied embedding/LM head) gets the rows of a separate copy, computed once."""
+    import logitrank.real_models.weights as weights
+    rng = np.random.default_rng(3)
+    w = torch.from_numpy(rng.standard_normal((60, 20)).astype(np.float32))
+    other = torch.from_numpy(rng.standard_normal((30, 20)).astype(np.float32))
+    mats = [WeightMatrix("embed", "embedding", -1, w, "e"), WeightMatrix("mid", "other", 0, other, "m"),
+            WeightMatrix("head", "embedding", -1, w, "h"),
+            WeightMatrix("copy", "embedding", -1, w.clone(), "c"),          # equal values, own memory
+            WeightMatrix("transposed", "embedding", -1, w.T, "t")]           # same memory, other layout
+    calls = []
+    real = weights._gram_eigenvalues
+    monkeypatch.setattr(weights, "_gram_eigenvalues", lambda weight, dtype: calls.append(1) or real(weight, dtype))
+    res = analyze_weight_matrices(mats, device="cpu", threads=2)
+    assert len(calls) == 4
+    rows = {r["name"]: r for r in res.rows}
+    for name in ("head", "copy"):
+        assert {k: v for k, v in rows[name].items() if k != "name"} == {k: v for k, v in rows["embed"].items()
+                                                                          if k != "name"}
+    ref = np.linalg.svd(w.double().numpy(), compute_uv=False)
+    np.testing.assert_allclose(res.singular_values["head"], ref, rtol=0, atol=1e-12 * ref[0])
+    assert rows["transposed"]["rows"] == 20 and rows["transposed"]["sv_max"] == pytest.approx(ref[0], rel=1e-12)
+
+
+def test_threads_with_a_shared_mp_fit_give_the_serial_rows():
+    """Worker threads fit private copies of ``mp_fit``: rows equal serial ``matrix_diagnostics`` with that fit."""
+    from logitrank.real_models.weights import matrix_diagnostics
+    from logitrank.theory.rmt import MarchenkoPasturFit
+    rng = np.random.default_rng(4)
+    shapes = [(80, 30), (30, 80), (50, 50), (90, 20), (40, 25), (64, 16)]
+    mats = [WeightMatrix(f"m{i}", "other", -1, torch.from_numpy(rng.standard_normal(s) * (1 + i)), "m")
+            for i, s in enumerate(shapes)]
+    fit = MarchenkoPasturFit(tw_quantile=0.95, margin_factor=0.5)
+    res = analyze_weight_matrices(mats, device="cpu", threads=3, mp_fit=fit)
+    for wm, row in zip(mats, res.rows):
+        a = wm.weight.numpy()
+        ref = matrix_diagnostics(np.linalg.svd(a, compute_uv=False), a.shape,
+                                 mp_fit=MarchenkoPasturFit(tw_quantile=0.95, margin_factor=0.5))
+        for k, v in ref.items():
+            if isinstance(v, float) and np.isfinite(v):
+                assert row[k] == pytest.approx(v, rel=1e-8, abs=1e-10), k
+            elif not isinstance(v, float):
+                assert row[k] == v, k
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights_rejected_in_every_dtype(dtype, bad):
+    from logitrank.errors import InvalidInputError
+    from logitrank.real_models.weights import check_matrix
+    w = torch.ones(5, 4, dtype=dtype)
+    check_matrix(w)
+    w[3, 1] = bad
+    with pytest.raises(InvalidInputError, match="NaN or inf"):
+        check_matrix(w.T, "w")
