@@ -55,8 +55,28 @@ RULES = COLUMN_RULES
 def check_model(model: str) -> str:
     """The model source, checked without loading (missing path, no config.json, truncated GGUF)."""
     from logitrank.real_models.loading import check_source
-    check_source(model)
+    if check_source(model) == "gguf":
+        _check_gguf_tensors(Path(model))
     return model
+
+
+def _check_gguf_tensors(path: Path) -> None:
+    """Every tensor of a GGUF file lies inside the file (a truncated download fails here, not in a reshape)."""
+    from logitrank.errors import ModelLoadError
+    try:
+        import gguf
+    except ImportError:  # pragma: no cover - transformers' GGUF loading needs it anyway
+        return
+    size = path.stat().st_size
+    try:
+        reader = gguf.GGUFReader(path)
+        end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
+    except (ValueError, IndexError, OSError) as exc:
+        raise ModelLoadError(f"{path} is truncated or corrupt ({size} bytes; its tensors do not fit: "
+                             f"{str(exc).splitlines()[0]}); re-download or re-export it") from None
+    if end > size:
+        raise ModelLoadError(f"{path} is truncated ({size} bytes, its tensors need {end}); re-download or "
+                             f"re-export it")
 
 
 def check_device(device: str | None) -> None:

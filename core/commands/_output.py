@@ -161,6 +161,7 @@ def interruptible(progress: ChunkProgress):
         else:
             msg = (f"interrupted after {progress.done}/{progress.total} chunks; nothing was saved (pass --out DIR "
                    f"to make the run resumable)")
-        typer.echo(msg, err=True)
+        from tqdm import tqdm
+        tqdm.write(msg, file=sys.stderr)          # below any progress bar still on screen
         sys.stderr.flush()
         raise typer.Exit(130) from None
