@@ -12,10 +12,9 @@ CORPUS = Path(__file__).parent / "data" / "corpus"
 
 
 def save_tiny_llama_dir(path, seed: int = 3) -> Path:
+    from _tiny_llama import tiny_llama
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
-
-    from _tiny_llama import tiny_llama
     path = Path(path)
     tiny_llama(seed=seed).model.save_pretrained(path)
     counts = Counter("".join(p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))))

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 import torch
-
 from _tiny_model_dir import save_tiny_llama_dir
+
 from logitrank import cli
 from logitrank.real_models import loading
 

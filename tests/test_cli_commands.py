@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from _tiny_model_dir import CORPUS, save_tiny_llama_dir
+
 from logitrank import cli
 from logitrank.real_models import loading
 

@@ -19,9 +19,27 @@ from typing import Annotated
 import typer
 
 from logitrank.commands._model import load_model, text_splits
-from logitrank.commands._options import (Device, Dtype, Model, Nonsense, Offset, Out, Seed, Stride, Text,
-                                         Threads, Twin, check_device, check_dtype, check_fit_range, check_model,
-                                         check_positive, check_rule, check_text, check_threads)
+from logitrank.commands._options import (
+    Device,
+    Dtype,
+    Model,
+    Nonsense,
+    Offset,
+    Out,
+    Seed,
+    Stride,
+    Text,
+    Threads,
+    Twin,
+    check_device,
+    check_dtype,
+    check_fit_range,
+    check_model,
+    check_positive,
+    check_rule,
+    check_text,
+    check_threads,
+)
 from logitrank.commands._output import ChunkProgress, OutDir, interruptible, progress_note
 from logitrank.errors import InvalidInputError
 

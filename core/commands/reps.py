@@ -20,8 +20,22 @@ from typing import Annotated
 import typer
 
 from logitrank.commands._model import load_model
-from logitrank.commands._options import (Device, Dtype, Model, Out, Seed, Threads, Twin, check_device, check_dtype,
-                                         check_model, check_positive, check_threads, concept_name, parse_floats)
+from logitrank.commands._options import (
+    Device,
+    Dtype,
+    Model,
+    Out,
+    Seed,
+    Threads,
+    Twin,
+    check_device,
+    check_dtype,
+    check_model,
+    check_positive,
+    check_threads,
+    concept_name,
+    parse_floats,
+)
 from logitrank.commands._output import OutDir, progress_note
 from logitrank.errors import InvalidInputError
 

@@ -18,9 +18,24 @@ from typing import Annotated
 import typer
 
 from logitrank.commands._model import load_model, text_splits
-from logitrank.commands._options import (Device, Dtype, Model, Offset, Out, Seed, Stride, Text, Threads, Twin,
-                                         check_device, check_dtype, check_model, check_positive, check_text,
-                                         check_threads)
+from logitrank.commands._options import (
+    Device,
+    Dtype,
+    Model,
+    Offset,
+    Out,
+    Seed,
+    Stride,
+    Text,
+    Threads,
+    Twin,
+    check_device,
+    check_dtype,
+    check_model,
+    check_positive,
+    check_text,
+    check_threads,
+)
 from logitrank.commands._output import OutDir, progress_note
 
 __all__ = ["app", "analyze", "removal"]
@@ -84,14 +99,15 @@ def analyze(
         for wm in mats:
             groups.setdefault(wm.matrix_type, []).append(wm)
         rows, svd_s, diag_s, dev = [], 0.0, 0.0, "cpu"
-        sv: dict = {}
-        for t, group in tqdm(groups.items(), desc="weights: decompose + diagnose", unit="type", leave=False):
+        # One call per matrix type (the diagnostics are per matrix), so the bar moves.
+        for group in tqdm(groups.values(), desc="weights: decompose + diagnose", unit="type", leave=False):
             res = analyze_weight_matrices(group, vectors=vectors, device=device)
             rows += list(res.rows)
-            sv.update(res.singular_values)
             svd_s += res.svd_seconds
             diag_s += res.diagnostics_seconds
             dev = res.device
+        order = {wm.name: i for i, wm in enumerate(mats)}
+        rows.sort(key=lambda r: order[r["name"]])           # the model's matrix order, as in one call
     fields: list = []
     for r in rows:
         fields += [k for k in r if k not in fields and not isinstance(r[k], (list, tuple, dict, np.ndarray))]
