@@ -123,14 +123,19 @@ def validate_spec(spec, world: int = 1, cuda_devices: int | None = None) -> dict
 def spectrum_outputs(g: LogitGram, fit_range=(0.01, 0.5)) -> dict:
     """What a spectrum run reports: sizes, singular values and the power-law fit of them.
 
-    The same record for ``logitrank real spectrum --out`` and this torchrun entry point.
+    The same record for ``logitrank real spectrum --out`` and this torchrun entry point. A
+    spectrum too short for ``fit_range`` gets ``alpha = None`` and the reason in ``fit_note``
+    (the command rejects such sizes before loading; a spec is not refused for it).
     """
     s = g.singular_values()
-    fit = PowerLawFit(fit_range=tuple(fit_range)).fit(s)
-    return {"n_histories": g.n_histories, "n_futures": g.n_futures, "k": g.k, "rule": g.rule,
-            "alpha": float(fit.alpha_), "alpha_err": float(fit.alpha_err_), "log_scale": float(fit.log_scale_),
-            "fit_range": [int(v) for v in fit.fit_range_], "singular_values": s.tolist(),
-            "seconds": float(g.seconds), "tokens": int(g.tokens)}
+    out = {"n_histories": g.n_histories, "n_futures": g.n_futures, "k": g.k, "rule": g.rule}
+    try:
+        fit = PowerLawFit(fit_range=tuple(fit_range)).fit(s)
+        out.update(alpha=float(fit.alpha_), alpha_err=float(fit.alpha_err_), log_scale=float(fit.log_scale_),
+                   fit_range=[int(v) for v in fit.fit_range_], fit_note=None)
+    except InvalidInputError as exc:            # too few singular values for this range: no α, say why
+        out.update(alpha=None, alpha_err=None, log_scale=None, fit_range=None, fit_note=str(exc))
+    return {**out, "singular_values": s.tolist(), "seconds": float(g.seconds), "tokens": int(g.tokens)}
 
 
 def init_distributed() -> tuple[int, int]:
