@@ -100,7 +100,9 @@ def spectrum(
     fit_range: Annotated[tuple[float, float], typer.Option(
         "--fit-range", help="Power-law fit range LO HI: 1-based indices, or fractions of n in (0, 1].")]
     = (0.01, 0.5),
-    future_chunk: Annotated[int, typer.Option(help="Futures per streaming chunk (one checkpoint each).")] = 16,
+    future_chunk: Annotated[int | None, typer.Option(
+        help="Futures per streaming chunk, one checkpoint and one progress step each (default: |F|/8, at most "
+             "16).")] = None,
     save_matrix: Annotated[bool, typer.Option(help="Also write L(H, F) in chunks to DIR/ckpt/matrix.")] = False,
     threads: Threads = None,
     out: Out = None,
@@ -109,6 +111,8 @@ def spectrum(
     check_rule(rule)
     check_positive(histories=histories, futures=futures, history_length=history_length,
                    future_length=future_length, k=k, future_chunk=future_chunk)
+    if future_chunk is None:        # about 8 chunks, so the bar moves and a kill loses little
+        future_chunk = min(16, max(1, -(-futures // 8)))
     check_threads(threads)
     if stride is not None and stride < 1:
         raise InvalidInputError(f"--stride must be >= 1, got {stride}")
