@@ -127,6 +127,7 @@ def test_gguf_shorter_than_its_header(monkeypatch, capsys, tmp_path):
     (["real", "lingen", "--target", ""], "--target is empty"),
     (["real", "spectrum", "--text", "no/such/file.txt"], "no such file or directory"),
     (["weights", "removal", "--sequences", "0"], "--sequences must be >= 1"),
+    (["weights", "removal", "--type", "mlp_up"], "unknown --type 'mlp_up'; choose from query, key"),
     (["reps", "identity", "--prompt", " "], "--prompt is empty"),
     (["real", "spectrum", "--save-matrix"], "--save-matrix needs --out"),
 ], ids=lambda v: v if isinstance(v, str) else " ".join(v))

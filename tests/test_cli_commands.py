@@ -193,6 +193,12 @@ def test_reps_identity_and_synthetic_commands_write_result_json(monkeypatch, cap
                                                    "--out", tmp_path / "l"])
     assert code == 0, err
     assert json.loads((tmp_path / "l" / "result.json").read_text())["inputs"]["dim"] == 1
+    code, out, err = run_cli(monkeypatch, capsys, ["reps", "simulate", "--m", "3", "--steps", "20", "--seeds", "2",
+                                                   "--seed", "4", "--out", tmp_path / "s"])
+    assert code == 0, err
+    rec = json.loads((tmp_path / "s" / "result.json").read_text())
+    assert rec["inputs"]["seed"] == 4 and len(rec["outputs"]["final_loss"]) == 2
+    assert (tmp_path / "s" / "loss.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "s" / "cosines.csv").is_file()
 
 
 def test_concept_ascii_aliases():

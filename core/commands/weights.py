@@ -37,6 +37,7 @@ from logitrank.commands._options import (
     check_threads,
 )
 from logitrank.commands._output import OutDir, progress_note
+from logitrank.errors import InvalidInputError
 
 __all__ = ["app", "analyze", "removal"]
 
@@ -160,6 +161,10 @@ def removal(
 ) -> None:
     """ΔPerplexity when one decile of singular values of one matrix type is zeroed in all blocks."""
     check_positive(sequences=sequences, length=length)
+    from logitrank.real_models.weights import MATRIX_TYPES
+    unknown = [t for t in types or () if t not in MATRIX_TYPES]
+    if unknown:
+        raise InvalidInputError(f"unknown --type {', '.join(map(repr, unknown))}; choose from {', '.join(MATRIX_TYPES)}")
     check_threads(threads)
     check_text(text)
     check_device(device)
