@@ -218,3 +218,16 @@ def test_more_processes_than_cuda_devices():
     with pytest.raises(InvalidInputError, match="2 processes but 1 CUDA device; use torchrun --nproc-per-node 1"):
         validate_spec(spec, world=2, cuda_devices=1)
     assert validate_spec(spec, world=2, cuda_devices=0) is spec       # CPU (gloo): any number of processes
+
+
+def test_a_failed_run_does_not_block_its_out_dir(monkeypatch, capsys, model_dir, tmp_path):
+    """An error after the model loaded (corpus too small) leaves inputs.json only; a corrected rerun proceeds."""
+    base = ["real", "spectrum", "--model", model_dir, "--text", tmp_path / "short.txt", "--history-length", "6",
+            "--futures", "4", "--k", "3", "--device", "cpu", "--out", tmp_path / "o"]
+    (tmp_path / "short.txt").write_text("To be, or not to be, that is the question.\n" * 40)   # 4 segments
+    code, _, err = run_cli(monkeypatch, capsys, [*base, "--histories", "400"], load=True)
+    assert_one_line_error(code, err, "cannot hold the requested windows")
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["inputs.json"]
+    code, _, err = run_cli(monkeypatch, capsys, [*base, "--histories", "4", "--fit-range", "2", "4"], load=True)
+    assert code == 0, err
+    assert json.loads((tmp_path / "o" / "result.json").read_text())["inputs"]["histories"] == 4

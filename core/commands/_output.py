@@ -11,7 +11,8 @@ Layout of an output directory::
 
 A rerun with the same inputs into the same DIR reuses a complete ``result.json`` (nothing is
 loaded or computed) or resumes from ``ckpt/``; different inputs raise
-:class:`~logitrank.errors.ResumeError` naming the keys that differ, before any model loads. A
+:class:`~logitrank.errors.ResumeError` naming the keys that differ, before any model loads
+(a run that failed or stopped before saving any checkpoint protects nothing and is replaced). A
 ``DIR`` that is an existing file is an :class:`~logitrank.errors.InvalidInputError`.
 """
 
@@ -90,12 +91,17 @@ class OutDir:
                                   f"use another --out DIR")
             self._check_same(result, rec.get("inputs", {}))
             return rec
-        if inputs.is_file():
+        ckpt_files = self.ckpt.is_dir() and any(self.ckpt.iterdir())
+        if inputs.is_file() and ckpt_files:
             rec = read_json(inputs)
             if rec.get("command") != self.command:
                 raise ResumeError(f"--out {self.path} holds a run of `logitrank {rec.get('command')}`; "
                                   f"use another --out DIR")
             self._check_same(inputs, rec.get("inputs", {}))
+        elif inputs.is_file():
+            # A run that stopped before saving any work (an error, or Ctrl-C in a command without
+            # checkpoints): nothing to resume or protect, so this run takes the directory over.
+            atomic_write_json(inputs, {"command": self.command, "inputs": self.inputs})
         elif self.path.is_dir() and any(self.path.iterdir()):
             raise InvalidInputError(f"--out {self.path} is a non-empty directory without a logitrank run; "
                                     f"use a new directory")
