@@ -1,29 +1,30 @@
-"""The ``logitrank`` command line (typer): assembles the command groups. Every command has ``--help``."""
+"""The ``logitrank`` command line (typer): assembles the command groups of :mod:`logitrank.commands`.
+
+Every command has ``--help``. Errors of the package (:mod:`logitrank.errors`) become one line
+``error: …`` on stderr and exit code 2; Ctrl-C in a long command exits 130 with one line
+saying what was saved.
+"""
 
 from __future__ import annotations
 
 import typer
 
 from logitrank.commands import figures as figures_commands
-from logitrank.commands import learn, rank
+from logitrank.commands import learn, rank, real, reps, weights
 from logitrank.errors import LogitRankError
-from logitrank.real_models.cli import real_app
-from logitrank.real_models.weights_cli import app as weights_app
-from logitrank.sim.representation_cli import app as reps_app
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(help="logitrank: low-rank structure of language models — theory, simulation, real LLMs.",
                   no_args_is_help=True, add_completion=False)
 
-app.add_typer(learn.app, name="learn")
 app.command("figures")(figures_commands.figures)
 app.command("list")(figures_commands.list_figures)
 app.command("rank")(rank.rank)
-# Real-model command groups, attached from their current modules until they move (issue 10, step two).
-app.add_typer(real_app, name="real")
-app.add_typer(reps_app, name="reps")
-app.add_typer(weights_app, name="weights")
+app.add_typer(learn.app, name="learn")
+app.add_typer(real.app, name="real")
+app.add_typer(reps.app, name="reps")
+app.add_typer(weights.app, name="weights")
 
 
 def main() -> None:

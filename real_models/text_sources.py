@@ -1,9 +1,10 @@
-"""Where histories and futures come from: model samples, a user's text, and nonsense.
+"""Where histories and futures come from besides real text: model samples, lines, and nonsense.
 
-No corpus ships with these machines, so the paper's "segments of wiki text" (Golowich,
-Liu, Shetty 2025, §3.1) are replaced by (a) seeded samples of the model itself, (b) lines or
-token windows of any text file the user gives, and (c) *nonsense*: the same sequences with
-their tokens randomly permuted (the paper's F_nonsense / H_nonsense, §3 and Fig. 1b/4).
+Token windows of real text (the paper's "segments of wiki text", Golowich, Liu, Shetty 2025,
+§3.1) come from the one corpus reader, :mod:`logitrank.real_models.corpus` (seeded,
+non-overlapping, held-out splits). This module adds (a) seeded samples of the model itself,
+(b) the lines of a text file, and (c) *nonsense*: the same sequences with their tokens
+randomly permuted (the paper's F_nonsense / H_nonsense, §3 and Fig. 1b/4).
 
 Every function returns a list of int64 token arrays (the format of
 :func:`logitrank.theory.logit_matrix.extended_logit_matrix`).
@@ -17,7 +18,7 @@ import numpy as np
 
 from logitrank.errors import InvalidInputError
 
-__all__ = ["model_samples", "text_file_lines", "text_file_windows", "token_shuffled"]
+__all__ = ["model_samples", "text_file_lines", "token_shuffled"]
 
 
 def model_samples(lm, n: int, length: int, seed: int, *, prompt=None) -> list[np.ndarray]:
@@ -67,26 +68,8 @@ def text_file_lines(lm, path, *, length: int | None = None, min_length: int = 1,
             break
     if not out:
         raise InvalidInputError(f"no line of {path} has at least {need} tokens; use shorter sequences or "
-                                f"text_file_windows")
+                                f"token windows (logitrank.real_models.corpus)")
     return out
-
-
-def text_file_windows(lm, path, length: int, *, stride: int | None = None,
-                      max_items: int | None = None) -> list[np.ndarray]:
-    """Consecutive windows of ``length`` tokens of the whole file's token stream.
-
-    ``stride`` defaults to ``length`` (non-overlapping windows).
-    """
-    if length < 1:
-        raise InvalidInputError(f"window length must be >= 1, got {length}")
-    stride = length if stride is None else int(stride)
-    if stride < 1:
-        raise InvalidInputError(f"stride must be >= 1, got {stride}")
-    toks = lm.encode(_read_text(path))
-    if len(toks) < length:
-        raise InvalidInputError(f"{path} has {len(toks)} tokens, fewer than one window of {length}")
-    out = [toks[s:s + length].astype(np.int64) for s in range(0, len(toks) - length + 1, stride)]
-    return out[:max_items] if max_items is not None else out
 
 
 def token_shuffled(sequences, seed: int) -> list[np.ndarray]:

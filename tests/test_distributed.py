@@ -34,7 +34,7 @@ def test_torchrun_two_processes_equals_one(spec):
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr[-3000:]
     two = np.load(root / "out2" / "result.npz")
-    assert json.loads((root / "out2" / "result.json").read_text())["world_size"] == 2
+    assert json.loads((root / "out2" / "result.json").read_text())["outputs"]["world_size"] == 2
     lm = load_spec_model(sp, device="cpu")
     one = LogitMatrixEngine(lm, future_chunk=2, progress=False).gram(
         spec_sequences(lm, sp["histories"]), spec_sequences(lm, sp["futures"]), rule="topk_average", k=5)
@@ -51,3 +51,21 @@ def test_single_process_spec_runs_without_torchrun(spec):
     g = run_spec(sp, root / "out1")
     assert np.load(root / "out1" / "result.npz")["singular_values"].shape == (6,)
     assert g.n_futures == 9
+
+
+@pytest.mark.slow
+def test_torchrun_bad_spec_is_one_error_from_rank_0(spec):
+    """Two processes, a spec without histories: one `error:` line (rank 0 only), no Python traceback of ours."""
+    root, sp = spec
+    bad = {k: v for k, v in sp.items() if k != "histories"}
+    (root / "bad.json").write_text(json.dumps(bad))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29534",
+           "-m", "logitrank.real_models.distributed", str(root / "bad.json"), str(root / "bad-out")]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert res.returncode != 0
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert errors == ["error: the spec has no 'histories'; give token lists or {\"source\": \"text\", \"n\": N, "
+                      "\"length\": L} (see the example spec in `python -m pydoc logitrank.real_models.distributed`)"]
+    assert "KeyError" not in res.stderr and "logitrank/" not in res.stderr.split("ChildFailedError")[0]
+    assert not (root / "bad-out").exists()

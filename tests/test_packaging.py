@@ -31,11 +31,10 @@ def test_pyproject_maps_every_subpackage():
 
 # --- the import contract (static: every import statement, function-level ones included) -------------
 #: The application layer: experiments, commands and the modules that run or assemble them.
-APPLICATION = ("logitrank.experiments", "logitrank.commands", "logitrank.cli", "logitrank.jobs",
-               "logitrank.learn_cli")
+APPLICATION = ("logitrank.experiments", "logitrank.commands", "logitrank.cli", "logitrank.jobs")
 #: Real-model application code still inside sim/ and real_models/; it moves into the application
 #: layer in step two of issue 10, after which the xfail below turns into an XPASS (strict: an error).
-STEP_TWO = ("sim/representation_jobs.py", "sim/representation_cli.py", "sim/learning.py",
+STEP_TWO = ("sim/representation_jobs.py", "sim/learning.py",
             "real_models/logit_jobs.py", "real_models/weights_jobs.py")
 
 
@@ -72,7 +71,7 @@ def test_sim_and_real_models_are_siblings_below_the_application_layer():
 
 
 @pytest.mark.xfail(strict=True, reason="real-model application code still in sim/ and real_models/ "
-                   "(sim/representation_jobs.py, sim/representation_cli.py, sim/learning.py:real_model_demo, "
+                   "(sim/representation_jobs.py, sim/learning.py:real_model_demo, "
                    "real_models/logit_jobs.py, real_models/weights_jobs.py) moves in step two of issue 10")
 def test_sim_and_real_models_are_siblings_including_step_two_files():
     assert _violations("sim", ("logitrank.real_models",) + APPLICATION) == []
@@ -80,8 +79,7 @@ def test_sim_and_real_models_are_siblings_including_step_two_files():
 
 
 def test_experiments_never_import_the_command_line():
-    assert _violations("core/experiments", ("logitrank.commands", "logitrank.cli", "logitrank.jobs",
-                                            "logitrank.learn_cli", "typer")) == []
+    assert _violations("core/experiments", ("logitrank.commands", "logitrank.cli", "logitrank.jobs", "typer")) == []
 
 
 def test_theory_never_imports_torch():

@@ -5,7 +5,7 @@ import pytest
 
 from _tiny_llama import tiny_llama
 from logitrank.errors import InvalidInputError
-from logitrank.real_models.text_sources import model_samples, text_file_lines, text_file_windows, token_shuffled
+from logitrank.real_models.text_sources import model_samples, text_file_lines, token_shuffled
 
 
 class _CharTokenizer:
@@ -50,14 +50,12 @@ def test_sampling_with_kv_reuse_matches_plain_forwards(lm):
         lm.kv_reuse = True
 
 
-def test_text_file_lines_and_windows(lm, tmp_path):
+def test_text_file_lines(lm, tmp_path):
     p = tmp_path / "t.txt"
     p.write_text("hello world\n\nab\nthe quick brown fox\n", encoding="utf-8")
     lines = text_file_lines(lm, p, min_length=3)
     assert [len(x) for x in lines] == [11, 19]
     assert [len(x) for x in text_file_lines(lm, p, length=5)] == [5, 5]
-    wins = text_file_windows(lm, p, 4, stride=2)
-    assert all(len(w) == 4 for w in wins) and len(wins) >= 10
 
 
 def test_empty_or_missing_file_errors(lm, tmp_path):
@@ -66,11 +64,7 @@ def test_empty_or_missing_file_errors(lm, tmp_path):
     with pytest.raises(InvalidInputError, match="empty"):
         text_file_lines(lm, empty)
     with pytest.raises(InvalidInputError, match="does not exist"):
-        text_file_windows(lm, tmp_path / "nope.txt", 3)
-    short = tmp_path / "s.txt"
-    short.write_text("ab\n")
-    with pytest.raises(InvalidInputError, match="fewer than one window"):
-        text_file_windows(lm, short, 10)
+        text_file_lines(lm, tmp_path / "nope.txt")
 
 
 def test_token_shuffled_is_a_permutation():
