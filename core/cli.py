@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from logitrank.commands import figures as figures_commands
-from logitrank.commands import learn, rank
+from logitrank.commands import checkpoints, learn, rank
 from logitrank.errors import LogitRankError
 from logitrank.real_models.cli import real_app
 from logitrank.real_models.weights_cli import app as weights_app
@@ -20,6 +20,7 @@ app.add_typer(learn.app, name="learn")
 app.command("figures")(figures_commands.figures)
 app.command("list")(figures_commands.list_figures)
 app.command("rank")(rank.rank)
+app.command("checkpoints")(checkpoints.checkpoints)
 # Real-model command groups, attached from their current modules until they move (issue 10, step two).
 app.add_typer(real_app, name="real")
 app.add_typer(reps_app, name="reps")

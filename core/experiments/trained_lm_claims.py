@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from logitrank.experiments._base import Experiment
-from logitrank.io import atomic_save_npz, atomic_write_json, read_json
+from logitrank.io import atomic_save_npy, atomic_save_npz, atomic_write_json, read_json
 
 __all__ = ["TrainedLMClaimsConfig", "TrainedLMClaimsResult", "compute", "EXPERIMENT"]
 
@@ -129,9 +129,7 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
                 lm = lm or HFCausalLM.load(path, device="cpu")
                 eng = LogitMatrixEngine(lm, future_chunk=config.future_chunk,
                                         max_batch_tokens=config.max_batch_tokens, progress=True)
-                vals = eng.matrix(H, fut, rule=config.rule, k=config.k).values.astype(np.float32)
-                np.save(cache.with_suffix(".tmp.npy"), vals)
-                cache.with_suffix(".tmp.npy").replace(cache)
+                atomic_save_npy(cache, eng.matrix(H, fut, rule=config.rule, k=config.k).values.astype(np.float32))
             mats[label] = np.load(cache).astype(np.float64)
         t1 = time.perf_counter()
         L, k = mats["real"], config.k

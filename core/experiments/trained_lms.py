@@ -168,6 +168,16 @@ def _stream(tokenizer, texts: list[str]) -> np.ndarray:
     return np.concatenate([np.asarray(x + [eos], dtype=np.int64) for x in ids])
 
 
+def _n_parameters(checkpoint: Path) -> int:
+    """Parameter count of a saved checkpoint, read from its safetensors header (no model built)."""
+    from safetensors import safe_open
+    total = 0
+    for f in sorted(Path(checkpoint).glob("*.safetensors")):
+        with safe_open(f, "pt") as st:
+            total += sum(int(np.prod(st.get_slice(k).get_shape())) for k in st.keys())
+    return total
+
+
 def compute(config: TrainedLMsConfig, out_dir: Path, inputs=None) -> TrainedLMsResult:
     """Train (or resume, or reuse) the tokenizer and every width; return the checkpoint series."""
     import time
@@ -176,8 +186,7 @@ def compute(config: TrainedLMsConfig, out_dir: Path, inputs=None) -> TrainedLMsR
     from transformers import AutoTokenizer
 
     from logitrank.real_models.runtime import torch_threads
-    from logitrank.real_models.training import (TRAINED_LM_PRESETS, TrainingConfig, build_trained_lm,
-                                                train_bpe_tokenizer, train_causal_lm)
+    from logitrank.real_models.training import TRAINED_LM_PRESETS, TrainingConfig, train_bpe_tokenizer, train_causal_lm
     unknown = [w for w in config.widths if w not in TRAINED_LM_PRESETS]
     if unknown or not config.widths:
         raise InvalidInputError(f"unknown widths {unknown or list(config.widths)}; choose from {sorted(TRAINED_LM_PRESETS)}")
@@ -205,7 +214,7 @@ def compute(config: TrainedLMsConfig, out_dir: Path, inputs=None) -> TrainedLMsR
             cfg = TRAINED_LM_PRESETS[width]
             models.append(TrainedLM(
                 width=width, d_model=cfg.d_model,
-                n_parameters=int(sum(p.numel() for p in build_trained_lm(cfg, len(tok)).parameters())),
+                n_parameters=_n_parameters(run.checkpoints[-1][1]),
                 steps=tuple(s for s, _ in run.checkpoints),
                 checkpoints=tuple(str(p.relative_to(out_dir)) for _, p in run.checkpoints),
                 val_loss=tuple(float(by_step[s]["val_loss"]) for s, _ in run.checkpoints),

@@ -89,27 +89,42 @@ def fit_range_for(n_histories: int, n_columns: int, d_model: int, fraction=(0.01
 
 
 def scale_consistency(values: np.ndarray, k: int, d_model: int, factors, rng: np.random.Generator) -> dict:
-    """α of 1/f subsamples of H and F, each fitted over its own :func:`fit_range_for` (§3.1, Fig. 7d)."""
+    """α of 1/f subsamples of H and F, each fitted over its own :func:`fit_range_for` (§3.1, Fig. 7d).
+
+    Factors whose subsample leaves fewer than three singular values to fit are skipped
+    (``factors`` of the record lists those used; the full matrix, f = 1, is always one).
+    """
     from logitrank.theory.spectrum import alpha_subsample_stability
     n_h, n_f = values.shape[0], values.shape[1] // k
-    mean, std = [], []
-    for f in factors:
-        fr = fit_range_for(max(1, n_h // f), max(1, n_f // f) * k, d_model)
+    mean, std, used = [], [], []
+    for f in sorted({1, *(int(x) for x in factors)}):
+        try:
+            fr = fit_range_for(max(1, n_h // f), max(1, n_f // f) * k, d_model)
+        except InvalidInputError:
+            if f == 1:
+                raise
+            continue
+        used.append(f)
         st = alpha_subsample_stability(values, k, rng, factors=(int(f),), fit_range=fr)
         mean.append(float(st.alpha_mean[0]))
         std.append(float(st.alpha_std[0]))
-    return {"factors": [int(f) for f in factors], "alpha_mean": mean, "alpha_std": std,
+    return {"factors": used, "alpha_mean": mean, "alpha_std": std,
             "spread": float(max(mean) - min(mean))}
 
 
 def kl_interval(values: np.ndarray, k: int, rank: int, rng: np.random.Generator, n_boot: int, level: float):
-    """Average KL of the best rank-r approximation (Def. 3.1) with a percentile interval over resampled histories."""
+    """Average KL of the best rank-r approximation (Def. 3.1) with a percentile interval over resampled histories.
+
+    A resampled matrix repeats rows, which a rank-r approximation fits better, so the
+    replicates sit below the estimate; like :func:`~logitrank.theory.intervals.alpha_bootstrap`
+    the interval takes the spread from the replicates and is centred on the estimate.
+    """
     from logitrank.theory.intervals import percentile_interval
     from logitrank.theory.spectrum import average_kl_vs_rank
     est = average_kl_vs_rank(values, k, [rank])
     reps = [average_kl_vs_rank(values[rng.integers(0, values.shape[0], values.shape[0])], k, [rank]).average_kl[0]
             for _ in range(n_boot)]
-    return est, percentile_interval(float(est.average_kl[0]), reps, level)
+    return est, percentile_interval(float(est.average_kl[0]), reps, level, centred=True)
 
 
 def checkpoint_point(lm, H, F, config, d_model: int, rng: np.random.Generator) -> tuple[dict, np.ndarray]:
@@ -151,6 +166,7 @@ def checkpoint_point(lm, H, F, config, d_model: int, rng: np.random.Generator) -
            "alpha_err": float(fit.alpha_err_), "alpha_low": iv.low, "alpha_high": iv.high,
            "alpha_boot_shift": iv.shift, "scale": scale, "rank": int(config.rank),
            "kl_at_rank": float(kl.average_kl[0]), "kl_low": kl_iv.low, "kl_high": kl_iv.high,
+           "kl_boot_shift": kl_iv.shift,
            "kl_bound_at_rank": float(kl.frobenius_bound[0]),
            "mp_n_matrices": len(rows), "mp_consistent": int(sum(consistent)),
            "mp_consistent_fraction": float(np.mean(consistent)),
