@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from logitrank.commands import figures as figures_commands
 from logitrank.commands import checkpoints, learn, rank
+from logitrank.commands import figures as figures_commands
 from logitrank.errors import LogitRankError
 from logitrank.real_models.cli import real_app
 from logitrank.real_models.weights_cli import app as weights_app

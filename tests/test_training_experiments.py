@@ -71,7 +71,7 @@ def test_checkpoints_command_on_two_tiny_checkpoints(series, tmp_path, monkeypat
     tok = HFCausalLM.load(series.checkpoints[0][1], device="cpu").tokenizer
     w = read_corpus(str(CORPUS), tok).windows({"histories": (24, 6), "futures": (4, 2)}, seed=0)
     H, F = w["histories"].tokens, w["futures"].tokens
-    for (step, path), row, pt in zip(series.checkpoints, rows, result.points["series"]):
+    for (_step, path), row, pt in zip(series.checkpoints, rows, result.points["series"]):
         lm = HFCausalLM.load(path, device="cpu")
         L = extended_logit_matrix(lm, H, F, rule="topk_average", k=8).values
         s = np.linalg.svd(L, compute_uv=False)

@@ -107,8 +107,13 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
     from logitrank.real_models.runtime import torch_threads
     from logitrank.real_models.text_sources import token_shuffled
     from logitrank.theory.intervals import alpha_bootstrap
-    from logitrank.theory.spectrum import (PowerLawFit, average_kl_vs_rank, principal_angle_cosines,
-                                           random_subspace_cosines, singular_values)
+    from logitrank.theory.spectrum import (
+        PowerLawFit,
+        average_kl_vs_rank,
+        principal_angle_cosines,
+        random_subspace_cosines,
+        singular_values,
+    )
     out_dir = Path(out_dir)
     src = Path(inputs["trained_lms"])
     family = TrainedLMsResult.load(src)
