@@ -25,7 +25,6 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     c = sv[lo - 1] * lo ** s["alpha"]
     axes[0].loglog(ii, c * ii ** -s["alpha"], "r-", lw=1,
                    label=f"α = {s['alpha']:.3f} [{s['alpha_low']:.3f}, {s['alpha_high']:.3f}]")
-    axes[0].axvline(s["d_model"], color="k", ls=":", lw=0.8, label=f"d_model = {s['d_model']}")
     axes[0].set_xlabel("index i")
     axes[0].set_ylabel("σ_i")
     axes[0].set_title(f"{s['width']} step {s['step']}: spectrum of {s['shape'][0]}×{s['shape'][1]}", fontsize=8)
@@ -71,7 +70,7 @@ def claims(results_dir: Path) -> list[Claim]:
                f"{s['val_loss']:.2f}); H, F = {s['shape'][0]} / {s['shape'][1] // c['k']} held-out windows of "
                f"{c['history_length']} / {c['future_length']} tokens, rule {c['rule']}, k={c['k']}; |H| = "
                f"{s['shape'][0] / s['d_model']:.0f}·d_model, numerical rank {s['numerical_rank']}; fit range "
-               f"{s['fit_range']} (0.01–0.5 of min(|H|, |F|k, d_model))")
+               f"{s['fit_range']} (0.01–0.5 of min(|H|, |F|·min(k, d_model)))")
     out = []
     lo, hi = s["alpha_low"], s["alpha_high"]
     v = "yes" if lo > 0.5 else ("no" if hi < 0.5 else "inconclusive")

@@ -52,7 +52,8 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     a_mp.set_ylim(-0.05, 1.05)
     for ax in axes.ravel():
         ax.set_xscale("symlog", linthresh=1)
-        ax.set_xlabel("training step")
+        ax.set_xlim(left=-0.3)
+        ax.set_xlabel("training step (symlog: step 0 included)")
         ax.legend(fontsize=6)
     fig.suptitle(f"Through training: H, F = {cfg['n_histories']} / {cfg['n_futures']} held-out windows of "
                  f"{cfg['history_length']} / {cfg['future_length']} tokens, k = {cfg['k']}", fontsize=9)

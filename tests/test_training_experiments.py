@@ -164,10 +164,12 @@ def test_experiments_end_to_end_on_a_tiny_family(tmp_path, monkeypatch):
         assert mod.claims(d)
 
 
-def test_fit_range_follows_the_rank_cap():
-    """With |H| > d_model the logit matrix has rank ≤ d_model, so α is fitted on 0.01–0.5 of d_model values."""
-    assert training_dynamics.fit_range_for(1024, 6400, 128) == (2, 64)
-    assert training_dynamics.fit_range_for(192, 1200, 256) == (2, 96)
+def test_fit_range_follows_the_rank_bound():
+    """Each future's block is linear in the d_model-dim hidden state, so rank L ≤ |F|·min(k, d_model);
+    α is fitted on 0.01–0.5 of min(|H|, that bound)."""
+    assert training_dynamics.fit_range_for(1024, 128, 50, 128) == (11, 512)
+    assert training_dynamics.fit_range_for(1024, 2, 200, 64) == (2, 64)
+    assert training_dynamics.fit_range_for(192, 24, 50, 64) == (2, 96)
     from logitrank.errors import InvalidInputError
     with pytest.raises(InvalidInputError, match="fit"):
-        training_dynamics.fit_range_for(4, 100, 64)
+        training_dynamics.fit_range_for(4, 100, 50, 64)

@@ -47,6 +47,9 @@ class _Checkpoint:
 def _step_of(label: str, path: Path | None, index: int) -> int:
     if path is not None and (path / "training_state.json").is_file():
         return int(json.loads((path / "training_state.json").read_text())["step"])
+    named = re.search(r"step[-_]?(\d+)", label)          # step-000012, step1000-tokens4B (OLMo), step143000
+    if named:
+        return int(named.group(1))
     digits = re.findall(r"\d+", label)
     return int(digits[-1]) if digits else index
 
@@ -115,7 +118,7 @@ def checkpoints(
                                          "e.g. step0,step1000,step143000."),
     out: Path = typer.Option(..., "--out", help="Directory for the table, result and figure."),
     corpus: str = typer.Option("shakespeare", help="Text of the histories/futures: 'shakespeare', a .txt file or "
-                               "a directory of .txt files."),
+                               "a directory of .txt files (use text the checkpoints were not trained on)."),
     n_histories: int = typer.Option(192, help="|H| (held-out windows)."),
     history_length: int = typer.Option(24, help="Tokens per history."),
     n_futures: int = typer.Option(24, help="|F|."),

@@ -12,9 +12,9 @@ cheap enough on CPU), with held-out histories and futures cut from the held-out 
   (token-shuffled futures) against Haar-random subspaces
   (:func:`~logitrank.theory.spectrum.principal_angle_cosines`, ``random_subspace_cosines``).
 
-α is fitted over the paper's fractions of n_eff = min(|H|, |F|·k, d_model) singular values
-(:func:`~logitrank.experiments.training_dynamics.fit_range_for`): with |H| = 8·d_model the
-spectrum has exactly d_model non-zero values. LINGEN on the trained LM is left to the
+α is fitted over the paper's fractions (0.01, 0.5) of n_eff = min(|H|, |F|·min(k, d_model))
+singular values (:func:`~logitrank.experiments.training_dynamics.fit_range_for`; with k ≤
+d_model the PowerLawFit default). LINGEN on the trained LM is left to the
 real-text LINGEN experiment (it loads the checkpoint by path).
 
 References
@@ -131,7 +131,7 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
         for label, fut in (("real", F), ("nonsense", F_nonsense)):
             cache = out_dir / f"matrix_{label}.npy"
             if not cache.exists():                       # resumable per matrix
-                lm = lm or HFCausalLM.load(path, device="cpu")
+                lm = lm or HFCausalLM.load(path)      # default device rule
                 eng = LogitMatrixEngine(lm, future_chunk=config.future_chunk,
                                         max_batch_tokens=config.max_batch_tokens, progress=True)
                 atomic_save_npy(cache, eng.matrix(H, fut, rule=config.rule, k=config.k).values.astype(np.float32))
@@ -139,7 +139,7 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
         t1 = time.perf_counter()
         L, k = mats["real"], config.k
         rng = np.random.default_rng(config.seed)
-        fr = fit_range_for(L.shape[0], L.shape[1], model.d_model)
+        fr = fit_range_for(L.shape[0], L.shape[1] // k, k, model.d_model)
         s = singular_values(L)
         fit = PowerLawFit(fit_range=fr).fit(s)
         iv = alpha_bootstrap(L, k, rng, n_boot=config.n_boot, level=config.level, fit_range=fr)
@@ -162,7 +162,7 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
 
 
 EXPERIMENT = Experiment(
-    name="trained_lm_claims", lens="logits", order=362,
+    name="trained_lm_claims", lens="logits", order=362, version=2,
     title="Lens-1 claims on the widest trained LM at |H| = 1024 = 8·d_model, k = 50 (α, subsampling, KL vs rank, angles)",
     profiles=PROFILES, compute=compute, result_type=TrainedLMClaimsResult, figure_module="training_claims",
     inputs=("trained_lms",))

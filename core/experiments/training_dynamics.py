@@ -14,9 +14,11 @@ For each width of ``trained_lms`` and each of its checkpoints (log-spaced, from 
   MP and the outlier counts below and above the band.
 
 **Fit range.** The centered logits of a transformer are linear in its final hidden state, so
-L(H, F) has rank ≤ d_model; when |H| exceeds d_model the spectrum ends at index d_model.
-α is fitted over the paper's fraction (0.01, 0.5) of n_eff = min(|H|, |F|·k, d_model)
-singular values, i.e. indices max(2, ⌈0.01·n_eff⌉) … ⌊0.5·n_eff⌋ (:func:`fit_range_for`).
+each future's block of L(H, F) has rank ≤ d_model and L(H, F) rank ≤ |F|·min(k, d_model) (only
+L(H, {∅}) is capped at d_model). α is fitted over the paper's fractions (0.01, 0.5) of
+n_eff = min(|H|, |F|·min(k, d_model)) singular values, i.e. indices max(2, ⌈0.01·n_eff⌉) …
+⌊0.5·n_eff⌋ (:func:`fit_range_for`); with k ≤ d_model that is the default of
+:class:`~logitrank.theory.spectrum.PowerLawFit`.
 
 References
 ----------
@@ -72,18 +74,23 @@ PROFILES = {"quick": TrainingDynamicsConfig(),
                                            future_chunk=64, max_batch_tokens=65536)}
 
 
-def fit_range_for(n_histories: int, n_columns: int, d_model: int, fraction=(0.01, 0.5)) -> tuple[int, int]:
-    """1-based fit range (lo, hi) of α: the paper's fractions of n_eff = min(|H|, |F|·k, d_model).
+def fit_range_for(n_histories: int, n_futures: int, k: int, d_model: int, fraction=(0.01, 0.5)) -> tuple[int, int]:
+    """1-based fit range (lo, hi) of α: the paper's fractions of n_eff = min(|H|, |F|·min(k, d_model)).
+
+    n_eff bounds the rank of L_{M,k}(H, F) of a model of width d_model (each future's block
+    is linear in the d_model-dimensional final hidden state).
 
     Examples
     --------
-    >>> fit_range_for(1024, 51200, 128)
-    (2, 64)
+    >>> fit_range_for(1024, 1024, 50, 128)
+    (11, 512)
+    >>> fit_range_for(1024, 4, 200, 64)        # four futures of a d=64 model: rank <= 256
+    (3, 128)
     """
-    n_eff = min(int(n_histories), int(n_columns), int(d_model))
+    n_eff = min(int(n_histories), int(n_futures) * min(int(k), int(d_model)))
     lo, hi = max(2, math.ceil(fraction[0] * n_eff)), int(math.floor(fraction[1] * n_eff))
     if hi - lo + 1 < 3:
-        raise InvalidInputError(f"a {n_histories}×{n_columns} logit matrix of a d_model={d_model} model leaves "
+        raise InvalidInputError(f"a logit matrix of {n_histories} histories × {n_futures} futures × k={k} leaves "
                                 f"{max(hi - lo + 1, 0)} singular values to fit α; use more histories/futures")
     return lo, hi
 
@@ -99,7 +106,7 @@ def scale_consistency(values: np.ndarray, k: int, d_model: int, factors, rng: np
     mean, std, used = [], [], []
     for f in sorted({1, *(int(x) for x in factors)}):
         try:
-            fr = fit_range_for(max(1, n_h // f), max(1, n_f // f) * k, d_model)
+            fr = fit_range_for(max(1, n_h // f), max(1, n_f // f), k, d_model)
         except InvalidInputError:
             if f == 1:
                 raise
@@ -146,7 +153,7 @@ def checkpoint_point(lm, H, F, config, d_model: int, rng: np.random.Generator) -
                             progress=False)
     values = eng.matrix(H, F, rule=config.rule, k=config.k).values
     t1 = time.perf_counter()
-    fr = fit_range_for(values.shape[0], values.shape[1], d_model)
+    fr = fit_range_for(values.shape[0], values.shape[1] // config.k, config.k, d_model)
     s = singular_values(values)
     fit = PowerLawFit(fit_range=fr).fit(s)
     iv = alpha_bootstrap(values, config.k, rng, n_boot=config.n_boot, level=config.level, fit_range=fr)
@@ -236,7 +243,7 @@ def compute(config: TrainingDynamicsConfig, out_dir: Path, inputs=None) -> Train
                     with np.load(sv_path) as z:
                         s = z["s"]
                 else:
-                    lm = HFCausalLM.load(path, device="cpu")
+                    lm = HFCausalLM.load(path)                # default device rule (CUDA when available)
                     rng = np.random.default_rng([config.seed, m.d_model, step])
                     rec, s = checkpoint_point(lm, H, F, config, m.d_model, rng)
                     rec.update(step=int(step), val_loss=float(val))
@@ -250,7 +257,7 @@ def compute(config: TrainingDynamicsConfig, out_dir: Path, inputs=None) -> Train
 
 
 EXPERIMENT = Experiment(
-    name="training_dynamics", lens="logits", order=361,
+    name="training_dynamics", lens="logits", order=361, version=2,
     title="α, KL at fixed rank, held-out loss and MP consistency through training (trained family, from step 0)",
     profiles=PROFILES, compute=compute, result_type=TrainingDynamicsResult, figure_module="training_dynamics",
     inputs=("trained_lms",))
