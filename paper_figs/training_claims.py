@@ -73,11 +73,13 @@ def claims(results_dir: Path) -> list[Claim]:
                f"{s['fit_range']} (0.01–0.5 of min(|H|, |F|·min(k, d_model)))")
     out = []
     lo, hi = s["alpha_low"], s["alpha_high"]
-    v = "yes" if lo > 0.5 else ("no" if hi < 0.5 else "inconclusive")
+    # "Slightly above 1/2": the low-rank side of the phase transition, near the paper's 0.536.
+    v = ("yes" if s["alpha"] < 0.7 else "partly") if lo > 0.5 else ("no" if hi < 0.5 else "inconclusive")
     out.append(Claim("logits", "Trained LM on real text: α of L_{M,50}(H,F) slightly above 1/2",
                      "OLMo-7b (wiki) α = 0.536 (Fig. 2)",
                      f"α = {s['alpha']:.3f} ± {s['alpha_err']:.3f}, {c['level']:.0%} interval [{lo:.3f}, {hi:.3f}] "
-                     f"({c['n_boot']} Bayesian-bootstrap replicates)", setting, v, NAME))
+                     f"({c['n_boot']} Bayesian-bootstrap replicates; yes = interval above 1/2 and α < 0.7, partly = above "
+                     f"1/2 but not slightly)", setting, v, NAME))
     sc = s["scale"]
     spread = sc["spread"]
     out.append(Claim("logits", "α is stable under 2×–8× subsampling of H and F (trained LM)",
