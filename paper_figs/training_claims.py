@@ -22,7 +22,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     axes[0].loglog(i, sv, ".", ms=2)
     lo, hi = s["fit_range"]
     ii = np.arange(lo, hi + 1)
-    c = sv[lo - 1] * lo ** s["alpha"]
+    c = np.exp(np.mean(np.log(sv[lo - 1:hi]) + s["alpha"] * np.log(ii)))     # slope α through the fitted points
     axes[0].loglog(ii, c * ii ** -s["alpha"], "r-", lw=1,
                    label=f"α = {s['alpha']:.3f} [{s['alpha_low']:.3f}, {s['alpha_high']:.3f}]")
     axes[0].set_xlabel("index i")
