@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import typer
 
+from logitrank.commands import checkpoints, learn, rank, real, reps, weights
 from logitrank.commands import figures as figures_commands
-from logitrank.commands import learn, rank, real, reps, weights
 from logitrank.errors import LogitRankError
 
 __all__ = ["app", "main"]
@@ -25,6 +25,7 @@ app.add_typer(learn.app, name="learn")
 app.add_typer(real.app, name="real")
 app.add_typer(reps.app, name="reps")
 app.add_typer(weights.app, name="weights")
+app.command("checkpoints")(checkpoints.checkpoints)
 
 
 def main() -> None:

@@ -77,6 +77,7 @@ __all__ = [
     "log_spaced_steps",
     "train_causal_lm",
     "checkpoint_dirs",
+    "validation_loss",
 ]
 
 SPECIAL_TOKENS = ("<|bos|>", "<|eos|>", "<|pad|>")   # ids 0, 1, 2 in every trained tokenizer
@@ -425,7 +426,11 @@ class _Batches:
 
 
 @torch.no_grad()
-def _validation_loss(model, val: torch.Tensor, batch_size: int, device) -> float:
+def validation_loss(model, val: torch.Tensor, batch_size: int, device) -> float:
+    """Mean next-token NLL (nats/token) of a causal LM on rows ``[BOS] + window`` of ``val`` (teacher forcing).
+
+    The first position of every row (BOS) is only an input; the model's train/eval mode is restored.
+    """
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -583,7 +588,7 @@ def train_causal_lm(train_tokens, val_tokens, tokenizer, out_dir, *,
         rec = {"step": step, "tokens_seen": step * tc.batch_size * tc.seq_len,
                "train_loss": loss_sum / loss_n if loss_n else None, "lr": tc.lr * tc.lr_factor(step)}
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-            rec["val_loss"] = _validation_loss(model, val_ids, tc.batch_size, dev)
+            rec["val_loss"] = validation_loss(model, val_ids, tc.batch_size, dev)
             if with_probe and probe is not None:
                 model.eval()
                 try:
