@@ -22,7 +22,7 @@ def smollm2(
     tv_samples: int = typer.Option(300, help="Samples for the TV estimate."),
 ) -> None:
     """Query learner on SmolLM2 restricted to a few tokens (experimental; TV by sampling)."""
-    from logitrank.sim.learning import real_model_demo
+    from logitrank.experiments.learning_smollm2 import real_model_demo
     kw = {"token_texts": tuple(tokens)} if tokens else {}
     res = real_model_demo(prompt_text=prompt, horizon=horizon, max_ranks=(max_rank,), tv_samples=tv_samples, **kw)
     for r in res["runs"]:

@@ -33,10 +33,10 @@ def test_pyproject_maps_every_subpackage():
 #: The application layer: experiments, commands and the modules that run or assemble them.
 APPLICATION = ("logitrank.experiments", "logitrank.commands", "logitrank.cli", "logitrank.jobs",
                "logitrank.learn_cli")
-#: Real-model application code still inside sim/ and real_models/; it moves into the application
-#: layer in step two of issue 10, after which the xfail below turns into an XPASS (strict: an error).
-STEP_TWO = ("sim/representation_jobs.py", "sim/representation_cli.py", "sim/learning.py",
-            "real_models/logit_jobs.py", "real_models/weights_jobs.py")
+#: Real-model application code still inside sim/ and real_models/ (the weights and representation
+#: jobs and real_model_demo have moved); once these move too, the xfail below turns into an XPASS
+#: (strict: an error) and is flipped.
+STEP_TWO = ("sim/representation_cli.py", "real_models/logit_jobs.py")
 
 
 def _imports(path: Path) -> set[str]:
@@ -72,8 +72,7 @@ def test_sim_and_real_models_are_siblings_below_the_application_layer():
 
 
 @pytest.mark.xfail(strict=True, reason="real-model application code still in sim/ and real_models/ "
-                   "(sim/representation_jobs.py, sim/representation_cli.py, sim/learning.py:real_model_demo, "
-                   "real_models/logit_jobs.py, real_models/weights_jobs.py) moves in step two of issue 10")
+                   "(sim/representation_cli.py, real_models/logit_jobs.py) moves in step two of issue 10")
 def test_sim_and_real_models_are_siblings_including_step_two_files():
     assert _violations("sim", ("logitrank.real_models",) + APPLICATION) == []
     assert _violations("real_models", ("logitrank.sim",) + APPLICATION) == []

@@ -1,0 +1,96 @@
+"""Perplexity change when one decile of singular values of one matrix type is zeroed in all blocks.
+
+References
+----------
+Staats, Thamm, Rosenow (2024), Sec. 5, Fig. 5: for rectangular matrices the smallest decile
+can matter more than middle ones (Llama-3.1-8B GSM8K 43.2 % → 2.0 % without the smallest
+decile of the down projection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from logitrank.experiments._base import Experiment, SavedResult
+from logitrank.experiments.weights_activations import sampled_tokens
+from logitrank.io import atomic_write_json, read_json
+from logitrank.real_models.adapter import HFCausalLM
+from logitrank.real_models.removal import decile_removal
+from logitrank.real_models.runtime import torch_threads
+
+__all__ = ["RemovalConfig", "RemovalResult", "compute", "EXPERIMENT"]
+
+ALL_TYPES = ("query", "key", "value", "attention_output", "gate", "up", "down")
+
+
+@dataclasses.dataclass(frozen=True)
+class RemovalConfig:
+    """Model, held-out text (sequences × length, seed), the matrix types whose deciles are removed, threads.
+
+    Quick (CPU): one square type and the rectangular MLP pair, 4 × 64 held-out tokens (~30
+    forward passes of 256 tokens); the full profile covers all seven types.
+    """
+
+    model: str = "smollm2"
+    n_sequences: int = 4
+    length: int = 64
+    seed: int = 2
+    types: tuple[str, ...] = ("query", "up", "down")
+    threads: int | None = None
+
+
+PROFILES = {"quick": RemovalConfig(), "full": RemovalConfig(n_sequences=32, length=256, types=ALL_TYPES)}
+
+
+@dataclasses.dataclass(frozen=True)
+class RemovalResult(SavedResult):
+    """``perplexity[type, decile - 1]`` after removal, the base perplexity and the shape of each type."""
+
+    ARRAYS, RECORD = "removal.npz", "removal.json"
+
+    types: tuple[str, ...]
+    base_perplexity: float
+    n_tokens: int
+    shapes: dict[str, tuple[int, int]]
+    threads: int
+    perplexity: np.ndarray          # (n_types, 10)
+
+    @property
+    def delta_perplexity(self) -> np.ndarray:
+        """PPL after removal − base PPL, ``(n_types, 10)``."""
+        return self.perplexity - self.base_perplexity
+
+
+def compute(config: RemovalConfig, out_dir: Path, inputs=None) -> RemovalResult:
+    """Decile removal per type; one checkpoint per type (``removal-partial.json``)."""
+    out = Path(out_dir)
+    with torch_threads(config.threads):
+        threads = torch.get_num_threads()
+        lm = HFCausalLM.load(config.model)
+        tokens = sampled_tokens(lm, config.n_sequences, config.length, config.seed, out / "tokens-heldout.npz")
+        mats = lm.weight_matrices()
+        partial = out / "removal-partial.json"
+        done = read_json(partial) if partial.exists() else {}
+        for t in config.types:
+            if t in done:
+                continue
+            res = decile_removal(lm, mats, tokens, types=[t])
+            done[t] = {"perplexity": res.perplexity[0].tolist(), "base": res.base_perplexity, "n_tokens": res.n_tokens}
+            atomic_write_json(partial, done)
+    shapes: dict[str, tuple[int, int]] = {}
+    for wm in mats:
+        shapes.setdefault(wm.matrix_type, tuple(int(n) for n in wm.shape))
+    first = done[config.types[0]]
+    return RemovalResult(types=config.types, base_perplexity=first["base"], n_tokens=first["n_tokens"],
+                         shapes=shapes, threads=threads,
+                         perplexity=np.array([done[t]["perplexity"] for t in config.types]))
+
+
+EXPERIMENT = Experiment(
+    name="weights_removal", lens="weights", order=502,
+    title="Perplexity change when one singular-value decile is removed (SmolLM2)",
+    profiles=PROFILES, compute=compute, result_type=RemovalResult, figure_module="weights_removal")
