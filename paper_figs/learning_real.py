@@ -37,7 +37,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     a2.set_xlabel("rank cap d")
     a2.set_ylabel("queries")
     a2.legend(fontsize=7)
-    fig.suptitle(f"SmolLM2-135M-Instruct, prompt {res.prompt!r}, tokens {res.tokens}, T = {res.horizon}",
+    fig.suptitle(f"SmolLM2-135M-Instruct, prompt {res.prompt!r}, tokens {list(res.tokens)}, T = {res.horizon}",
                  fontsize=8)
     return save(fig, figures_dir, NAME)
 
@@ -51,7 +51,7 @@ def claims(results_dir: Path) -> list[Claim]:
     def cell(r):
         ex = "" if r.tv_exact is None else f" (exact {r.tv_exact:.3f})"
         return (f"d={_label(r.max_rank)}: TV {r.tv:.3f}±{r.tv_stderr:.3f}{ex}, {r.queries} queries, "
-                f"ranks {r.ranks}{'' if r.converged else ', not converged'}")
+                f"ranks {list(r.ranks)}{'' if r.converged else ', not converged'}")
     table = "; ".join(cell(r) for r in runs)
     verdict = "partly" if best.tv <= 0.1 else "no"
     return [Claim("logits", "[experimental] Query learner applied to a real LM (SmolLM2-135M restricted to "
@@ -59,6 +59,6 @@ def claims(results_dir: Path) -> list[Claim]:
                   "logit rank, so TV falls with the rank cap",
                   "n/a (paper 2 proves the guarantee for exact / approximately low logit rank; no LM run)",
                   f"{table}; all {res.all_prefixes} prefixes = tabular cost",
-                  f"prompt {res.prompt!r}, tokens {res.tokens}, ε = {res.epsilon}, TV sampled "
+                  f"prompt {res.prompt!r}, tokens {list(res.tokens)}, ε = {res.epsilon}, TV sampled "
                   f"({res.tv_samples} samples) and exact by enumeration",
                   verdict, NAME)]
