@@ -23,6 +23,10 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def _text_name(meta: RemovalResult) -> str:
+    return "Shakespeare plays (Gutenberg)" if meta.text == "shakespeare" else Path(meta.text).name
+
+
 def _load(results_dir: Path):
     r = RemovalResult.load(results_dir)
     return r, r.delta_perplexity
@@ -40,8 +44,8 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     ax.set_xticks(range(delta.shape[1]), [f"D{d}" for d in range(1, delta.shape[1] + 1)], fontsize=7)
     ax.set_yticks(range(len(types)), [f"{SHORT[t]} {tuple(meta.shapes[t])}" for t in types], fontsize=7)
     ax.set_xlabel("decile removed (D1 = smallest singular values)", fontsize=8)
-    ax.set_title(f"SmolLM2: ΔPPL (base {meta.base_perplexity:.2f}, {meta.n_tokens} held-out model-sampled "
-                 f"tokens); colour log10 ΔPPL", fontsize=8)
+    ax.set_title(f"SmolLM2: ΔPPL (base {meta.base_perplexity:.2f}, {meta.n_tokens} held-out tokens of "
+                 f"{_text_name(meta)}); colour log10 ΔPPL", fontsize=8)
     fig.colorbar(im, ax=ax)
     return save(fig, figures_dir, NAME)
 
@@ -50,7 +54,9 @@ def claims(results_dir: Path) -> list[Claim]:
     meta, delta = _load(results_dir)
     types = meta.types
     setting = (f"SmolLM2-135M (dequantised Q4_1), decile zeroed in all 30 blocks, PPL on {meta.n_tokens} held-out "
-               f"model-sampled tokens (seeded), base PPL {meta.base_perplexity:.2f}")
+               f"tokens of real text ({_text_name(meta)}: {len(meta.sources)} seeded non-overlapping windows of "
+               f"{meta.length} tokens after BOS, from {len({d for d, _ in meta.sources})} documents), "
+               f"base PPL {meta.base_perplexity:.2f}")
     out = []
     top = [t for i, t in enumerate(types) if int(np.argmax(delta[i])) == delta.shape[1] - 1]
     out.append(Claim("weights", "Removing the largest decile always hurts most", "D10 most harmful for every type (Fig. 5)",

@@ -62,6 +62,23 @@ def test_weights_activations_round_trip_and_threads(tmp_path, tiny):
         assert o.shape == r.singular_values(m).shape and np.all((o >= 0) & (o <= 1 + 1e-9))
 
 
+def test_removal_perplexity_is_measured_on_held_out_corpus_text(tmp_path, tiny):
+    """Base PPL = exp(mean NLL) of the corpus windows (BOS + window), recomputed here from the logits."""
+    from logitrank.experiments import weights_removal as exp
+    from logitrank.real_models.corpus import corpus_windows
+    cfg = exp.RemovalConfig(text="tests/data/corpus", n_windows=3, length=10, types=("query", "down"), threads=1)
+    r = _roundtrip(exp, cfg, tmp_path)
+    assert r.threads == 1 and r.perplexity.shape == (2, 10) and r.n_tokens == 3 * 10 and r.length == 10
+    windows = corpus_windows("tests/data/corpus", lambda text: _ByteTokenizer()(text)["input_ids"],
+                             {"heldout": (3, 10)}, seed=cfg.seed)["heldout"]
+    assert _same(r.tokens, np.array([[0, *w] for w in windows]))
+    with torch.no_grad():
+        logp = torch.log_softmax(tiny.model(torch.from_numpy(r.tokens)).logits[:, :-1].double(), -1)
+    nll = -logp.gather(-1, torch.from_numpy(r.tokens[:, 1:, None])).mean()
+    assert r.base_perplexity == pytest.approx(float(torch.exp(nll)), rel=1e-5)
+    assert np.all(np.isfinite(r.delta_perplexity[:, -1])) and r.sources[0][0].endswith(".txt")
+
+
 def test_reps_theorems_thm3_is_exact_and_round_trips(tmp_path):
     """Thm 3: under exact log-odds matching the projected steering vectors are parallel (cos = 1)."""
     from logitrank.experiments import reps_theorems as exp

@@ -24,7 +24,7 @@ from logitrank.real_models.activations import activation_overlaps
 from logitrank.real_models.adapter import HFCausalLM
 from logitrank.real_models.runtime import torch_threads
 
-__all__ = ["ActivationsConfig", "ActivationsResult", "OverlapRecord", "sampled_tokens", "compute", "EXPERIMENT"]
+__all__ = ["ActivationsConfig", "ActivationsResult", "OverlapRecord", "compute", "EXPERIMENT"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,7 @@ class ActivationsResult(SavedResult):
         return self.arrays[f"{m.label}|{m.name}|sv"]
 
 
-def sampled_tokens(lm: HFCausalLM, n_sequences: int, length: int, seed: int, path: Path) -> torch.Tensor:
+def _sampled_tokens(lm: HFCausalLM, n_sequences: int, length: int, seed: int, path: Path) -> torch.Tensor:
     """Seeded model samples (``method="generate"``), cached in ``path`` so a resumed run reuses them."""
     if path.exists():
         with np.load(path) as z:
@@ -95,8 +95,8 @@ def compute(config: ActivationsConfig, out_dir: Path, inputs=None) -> Activation
     with torch_threads(config.threads):
         threads = torch.get_num_threads()
         lm = HFCausalLM.load(config.model)
-        tokens = sampled_tokens(lm, config.n_sequences, config.length, config.seed,
-                                Path(out_dir) / "tokens-activations.npz")
+        tokens = _sampled_tokens(lm, config.n_sequences, config.length, config.seed,
+                                 Path(out_dir) / "tokens-activations.npz")
         arrays, records = {}, []
         for label, m in (("trained", lm), ("twin", lm.twin(config.twin_seed))):
             mats = [wm for wm in m.weight_matrices() if wm.layer in config.layers]
