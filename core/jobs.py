@@ -41,8 +41,6 @@ EXPERIMENT_PACKAGES = ("logitrank.experiments",)
 #: logitrank.experiments in step two of issue 10), with the report order of their first job.
 LEGACY_PROVIDERS = (
     ("logitrank.real_models.logit_jobs", 300),
-    ("logitrank.sim.representation_jobs", 400),
-    ("logitrank.real_models.weights_jobs", 500),
 )
 
 

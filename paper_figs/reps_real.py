@@ -6,18 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
-from logitrank.io import read_json
-from logitrank.jobs import Claim
+from logitrank.experiments import Claim
+from logitrank.experiments.reps_real_model import EXPERIMENT, RealRepsResult
 from logitrank.paper_figs._style import plt, save
 
-NAME = "reps_real_model"
+NAME = EXPERIMENT.name
 
 
 def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     """Heatmaps (Euclidean, causal, random twin), steering ranks, row-space fractions."""
-    res = read_json(Path(results_dir) / "real_model.json")
-    cos = np.load(Path(results_dir) / "cosines.npz")
-    names = [f"{c} ({res['counts'][c]['kept']})" for c in res["concepts"]]
+    res = RealRepsResult.load(results_dir)
+    cos = res.cosines
+    names = [f"{c} ({res.counts[c]['kept']})" for c in res.concepts]
     fig = plt.figure(figsize=(18, 10))
     for k, (key, title) in enumerate((("euclid_pairwise", "Euclidean"), ("causal_pairwise", "causal ⟨x,y⟩=xᵀCov(γ)⁻¹y"),
                                       ("twin_euclid_pairwise", "random-init twin, Euclidean"))):
@@ -28,7 +28,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
         ax.set_title(f"{title}: mean cos of γ(y1)−γ(y0)", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046)
     ax = fig.add_subplot(2, 3, 4)
-    for p, rows in res["steering"].items():
+    for p, rows in res.steering.items():
         a = [r["alpha"] for r in rows]
         ax.plot(a, [r["watch"][" queen"]["logit"] - r["watch"][" king"]["logit"] for r in rows], "o-",
                 label=f"queen−king: {p[:28]}…")
@@ -39,7 +39,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     ax.set_title("steering λ + α λ̄_{male⇒female}", fontsize=9)
     ax.legend(fontsize=6)
     ax = fig.add_subplot(2, 3, 5)
-    for name, rows in res["rowspace"].items():
+    for name, rows in res.rowspace.items():
         ax.plot([r["n_contexts"] for r in rows], [r["fraction"] for r in rows], "o-" if name != "random direction" else "k--",
                 label=name, lw=1)
     ax.set_xlabel("contexts n in the logit matrix (rank = min(n, d))")
@@ -47,11 +47,11 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     ax.set_title("concept directions in the logit matrix's row space", fontsize=9)
     ax.legend(fontsize=5, ncol=2)
     ax = fig.add_subplot(2, 3, 6)
-    x = np.arange(len(res["concepts"]))
-    ax.bar(x - 0.2, res["euclid"]["diag"], 0.4, label="Euclidean")
-    ax.bar(x + 0.2, res["causal"]["diag"], 0.4, label="causal")
-    ax.axhline(res["euclid"]["across"], color="C0", ls=":", label="mean across (Eucl.)")
-    ax.axhline(res["causal"]["across"], color="C1", ls=":", label="mean across (causal)")
+    x = np.arange(len(res.concepts))
+    ax.bar(x - 0.2, res.euclid["diag"], 0.4, label="Euclidean")
+    ax.bar(x + 0.2, res.causal["diag"], 0.4, label="causal")
+    ax.axhline(res.euclid["across"], color="C0", ls=":", label="mean across (Eucl.)")
+    ax.axhline(res.causal["across"], color="C1", ls=":", label="mean across (causal)")
     ax.set_xticks(x, range(1, len(x) + 1))
     ax.set_title("within-concept cosine per concept", fontsize=9)
     ax.legend(fontsize=7)
@@ -59,11 +59,11 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
 
 
 def claims(results_dir: Path) -> list[Claim]:
-    res = read_json(Path(results_dir) / "real_model.json")
-    counts = ", ".join(f"{c} {v['kept']}" for c, v in res["counts"].items() if v["kept"])
-    skipped = sum(v["skipped"] for v in res["counts"].values())
-    e, c, te = res["euclid"], res["causal"], res["twin_euclid"]
-    t = res["tied"]
+    res = RealRepsResult.load(results_dir)
+    counts = ", ".join(f"{c} {v['kept']}" for c, v in res.counts.items() if v["kept"])
+    skipped = sum(v["skipped"] for v in res.counts.values())
+    e, c, te = res.euclid, res.causal, res.twin_euclid
+    t = res.tied
     out = [
         Claim(lens="representations",
               claim="Unembedding differences of one concept align; different concepts are near-orthogonal (Euclidean)",
@@ -71,7 +71,7 @@ def claims(results_dir: Path) -> list[Claim]:
               ours=f"within {e['within']:.3f} (per concept {min(e['diag']):.2f}–{max(e['diag']):.2f}), "
                    f"across {e['across']:.3f} (mean |cos| {e['across_abs']:.3f}); random-init twin within "
                    f"{te['within']:.3f}",
-              setting=f"SmolLM2-135M (tied embeddings), {len(res['concepts'])} concepts, pairs kept: {counts}; "
+              setting=f"SmolLM2-135M (tied embeddings), {len(res.concepts)} concepts, pairs kept: {counts}; "
                       f"{skipped} pairs skipped (multi-token or duplicates)",
               verdict="yes" if e["within"] > 2 * abs(e["across"]) + 0.1 else "partly", figure=NAME),
         Claim(lens="representations",
@@ -87,14 +87,14 @@ def claims(results_dir: Path) -> list[Claim]:
               paper="Park: Gemma-2B (tied) Euclidean fails, causal works",
               ours=f"‖γ̄‖/mean‖γ(y)‖ = {t['mean_norm_over_row_norm']:.2f}; Cov(γ) top eigenvalue share "
                    f"{t['cov_top_eigen_share']:.2f}, condition number {t['cov_condition_number']:.0f}, effective rank "
-                   f"{t['cov_effective_rank']:.0f} of {res['identity_smollm2_hidden']}",
+                   f"{t['cov_effective_rank']:.0f} of {res.hidden_size}",
               setting=f"tie_word_embeddings={t['tie_word_embeddings']}, same storage={t['shares_storage']}",
               verdict="partly", figure=NAME),
     ]
-    first = next(iter(res["steering"].values()))
+    first = next(iter(res.steering.values()))
     q = [r["watch"][" queen"]["rank"] for r in first]
     k = [r["watch"][" king"]["rank"] for r in first]
-    prompt = next(iter(res["steering"]))
+    prompt = next(iter(res.steering))
     out.append(Claim(lens="representations",
                      claim="Adding the male⇒female steering vector λ̄_W = Cov⁻¹γ̄_W to the final hidden state moves king→queen",
                      paper="LLaMA-2, 'Long live the': king top-1 at α=0, queen top-1 at α=0.2–0.4",
@@ -103,7 +103,7 @@ def claims(results_dir: Path) -> list[Claim]:
                           f"{first[-1]['top'][0]!r}",
                      setting="SmolLM2-135M, α in units of unit causal norm",
                      verdict="yes" if q[-1] < q[0] and k[-1] > k[0] else "no", figure=NAME))
-    ident = res["identity"]
+    ident = res.identity
     out.append(Claim(lens="representations",
                      claim="Bridge: centered logits = final-norm hidden state × centered unembedding, L[z|p] = φ(p)ᵀ(ψ(z) − ψ̄)",
                      paper="identity (exact)",
@@ -111,7 +111,7 @@ def claims(results_dir: Path) -> list[Claim]:
                           f"({ident['n_positions']} positions, float32 model)",
                      setting="SmolLM2-135M on its own samples", verdict="yes" if ident["max_rel_error"] < 1e-4 else "no",
                      figure=NAME))
-    rs = res["rowspace"]
+    rs = res.rowspace
     fr = {n: rows[-1]["fraction"] for n, rows in rs.items() if n != "random direction"}
     ns = [r["n_contexts"] for r in rs["random direction"]]
     out.append(Claim(lens="representations",

@@ -6,21 +6,21 @@ from pathlib import Path
 
 import numpy as np
 
-from logitrank.io import read_json
-from logitrank.jobs import Claim
+from logitrank.experiments import Claim
+from logitrank.experiments.reps_theorems import EXPERIMENT, TheoremsResult
 from logitrank.paper_figs._style import plt, save
 
-NAME = "reps_theorems"
+NAME = EXPERIMENT.name
 LABELS = {"thm12": "Thm 12: exp(−uᵀv)", "thm14": "Thm 14: orthogonal start", "thm14_gauss": "Thm 14: Gaussian start",
           "thm4": "Thm 4: f fixed, CE"}
 
 
 def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     """Left: Thm 3 raw vs projected cosines; right: cosines along GD."""
-    res = read_json(Path(results_dir) / "theorems.json")
-    tr = np.load(Path(results_dir) / "trajectories.npz")
+    res = TheoremsResult.load(results_dir)
+    tr = res.trajectories
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    t3 = res["thm3"]
+    t3 = res.thm3
     ms = [r["m"] for r in t3]
     x = np.arange(len(ms))
     axes[0].bar(x - 0.2, [r["raw_cos_mean"] for r in t3], 0.2, label="raw Δ (mean cos)")
@@ -43,10 +43,8 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
 
 
 def claims(results_dir: Path) -> list[Claim]:
-    res = read_json(Path(results_dir) / "theorems.json")
-    t3 = res["thm3"]
-    gd = res["gd"]
-    tr = np.load(Path(results_dir) / "trajectories.npz")
+    res = TheoremsResult.load(results_dir)
+    t3, gd, tr = res.thm3, res.gd, res.trajectories
     out = [Claim(lens="representations",
                  claim="Thm 3: under exact log-odds matching the projected steering vectors Π_i Δ_{c,i} are parallel",
                  paper="parallel (theorem)",

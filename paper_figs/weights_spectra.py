@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from logitrank.io import read_json
-from logitrank.jobs import Claim
+from logitrank.experiments import Claim
+from logitrank.experiments.weights_spectra import EXPERIMENT, WeightSpectraResult
 from logitrank.paper_figs._style import plt, save
+
+NAME = EXPERIMENT.name
 
 TYPES = ("query", "key", "value", "attention_output", "gate", "up", "down")
 LABEL = {"smollm2": "SmolLM2-135M", "minilm": "all-MiniLM-L6-v2"}
@@ -18,12 +20,12 @@ SHORT = {"query": "Q", "key": "K", "value": "V", "attention_output": "O", "gate"
 #: Mean spacing ratio <r> of the GOE (Atas et al. 2013), the RMT reference for bulk level statistics.
 GOE_SPACING_RATIO = 0.5307
 
+
 def _load(results_dir: Path):
-    cfg = read_json(results_dir / "config.json")
-    data = {}
-    for name in cfg["models"]:
-        data[name] = (read_json(results_dir / f"{name}.json"), np.load(results_dir / f"{name}.npz"))
-    return cfg, data
+    """The result, and per model ``({label: {"rows": rows}}, {"<label>|<matrix>|<kind>": array})``."""
+    r = WeightSpectraResult.load(results_dir)
+    return r, {name: ({label: {"rows": list(rows)} for label, rows in r.rows[name].items()}, r.model_arrays(name))
+               for name in r.models}
 
 
 def _types(summary) -> list[str]:
@@ -33,7 +35,7 @@ def _types(summary) -> list[str]:
 
 def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     """Spectra vs MP (main figure), plus weights_spectra_outliers and weights_spectra_localisation."""
-    cfg, data = _load(results_dir)
+    res, data = _load(results_dir)
     models = list(data)
     paths: list[Path] = []
     # 1. spectra vs MP, one matrix of each type in the chosen middle block
@@ -41,7 +43,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
                              squeeze=False)
     for mi, name in enumerate(models):
         summary, arr = data[name]
-        layer = cfg["vector_layers"][name]
+        layer = res.vector_layer(name)
         for li, label in enumerate(("twin", "trained")):
             ax_row = axes[2 * mi + li]
             rows = {r["type"]: r for r in summary[label]["rows"] if r["layer"] == layer}
@@ -52,7 +54,6 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
                     continue
                 r = rows[t]
                 sv = arr[f"{label}|{r['name']}|sv"]
-                shape = (r["rows"], r["cols"])
                 ax.hist(sv, bins=60, density=True, color="tab:blue" if label == "trained" else "tab:gray", alpha=0.7)
                 ax.plot(arr[f"{label}|{r['name']}|mp_x"], arr[f"{label}|{r['name']}|mp_pdf"], "r-", lw=1)
                 for e in (r["lower_edge"], r["upper_edge"]):
@@ -62,7 +63,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
             ax_row[0].set_ylabel(LABEL[name], fontsize=7)
     fig.suptitle("Singular values vs Marchenko–Pastur (red: MP with median-based sigma; dotted: band edges)", fontsize=9)
     fig.tight_layout()
-    paths += save(fig, figures_dir, "weights_spectra")
+    paths += save(fig, figures_dir, NAME)
     plt.close(fig)
     # 2. outlier counts per type and layer (beyond the TW margin), below | above
     fig, axes = plt.subplots(len(models), 2, figsize=(9, 3.2 * len(models)), squeeze=False)
@@ -89,7 +90,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.4), squeeze=False)
     for mi, name in enumerate(models):
         summary, arr = data[name]
-        layer = cfg["vector_layers"][name]
+        layer = res.vector_layer(name)
         ax = axes[0, mi]
         for r in summary["trained"]["rows"]:
             if r["layer"] != layer or r["type"] not in TYPES:
@@ -126,11 +127,11 @@ def _mean(rows, key, t=None):
 
 def claims(results_dir: Path) -> list[Claim]:
     """Random init vs MP, trained deviations by type, left outliers, Att-Out vs Query, spacing, alpha."""
-    cfg, data = _load(results_dir)
+    res, data = _load(results_dir)
     out: list[Claim] = []
-    fig = "weights_spectra"
+    fig = NAME
     setting = lambda name: (f"{LABEL[name]}, all {len(data[name][0]['trained']['rows'])} block matrices; MP sigma "  # noqa: E731
-                            f"= median-based; outliers beyond the {cfg['tw_quantile']:.0%} Tracy–Widom margin; "
+                            f"= median-based; outliers beyond the {res.tw_quantile:.0%} Tracy–Widom margin; "
                             f"consistent = no outlier and bulk KS p > 0.01")
     for name, (summary, _) in data.items():
         twin = summary["twin"]["rows"]
@@ -170,7 +171,7 @@ def claims(results_dir: Path) -> list[Claim]:
                          f"{GOE_SPACING_RATIO}", f"mean spacing ratio of trained bulks {r_tr:.3f} "
                          f"(twins {_mean(twin, 'spacing_ratio'):.3f}; Poisson 0.386)", setting(name),
                          "yes" if abs(r_tr - GOE_SPACING_RATIO) < 0.02 else "no", fig))
-        out.append(_localisation_claim(name, cfg, summary, data[name][1], fig))
+        out.append(_localisation_claim(name, res.vector_layer(name), summary, data[name][1], fig))
         alphas = "; ".join(f"{SHORT[t]} {np.nanmedian([r['alpha'] for r in tr if r['type'] == t]):.2f}" for t in types)
         out.append(Claim("weights", "Heavy-tailed power-law alpha of the eigenvalues (WeightWatcher's metric), "
                          "median by type", "n/a (WeightWatcher: 2 < alpha < 6 for well-trained layers)",
@@ -179,8 +180,7 @@ def claims(results_dir: Path) -> list[Claim]:
     return out
 
 
-def _localisation_claim(name, cfg, summary, arr, fig) -> Claim:
-    layer = cfg["vector_layers"][name]
+def _localisation_claim(name, layer, summary, arr, fig) -> Claim:
     parts, tw = [], []
     for r in summary["trained"]["rows"]:
         if r["layer"] != layer or r["type"] not in TYPES:

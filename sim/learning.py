@@ -13,8 +13,9 @@
   (:func:`~logitrank.theory.tv_estimation.sampled_tv_distance`, standard error reported).
 - :func:`spectral_samples_needed` — the smallest sample size (doubling) at which the
   spectral learner reaches the target TV on noisy parity, up to a cap.
-- :func:`real_model_demo` — the query learner on a real LM restricted to a few tokens and
-  a short horizon (SmolLM2 by default), TV estimated by sampling.
+
+The query learner on a real LM (SmolLM2 restricted to a few tokens) is application code and
+lives in :mod:`logitrank.experiments.learning_smollm2`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from logitrank.theory.spectral_learner import SpectralLearner
 from logitrank.theory.tv_estimation import tv_distance
 
 __all__ = ["LearningRun", "learn_random_isan", "query_scaling", "noise_sweep",
-           "parity_comparison", "spectral_samples_needed", "real_model_demo"]
+           "parity_comparison", "spectral_samples_needed"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,60 +160,3 @@ def spectral_samples_needed(n_bits: int, seed: int, *, noise: float = 0.1, targe
             return {"n_bits": n_bits, "seed": seed, "samples_needed": N, "trace": trace, "reached": True}
         N *= 2
     return {"n_bits": n_bits, "seed": seed, "samples_needed": None, "trace": trace, "reached": False}
-
-
-def real_model_demo(base=None, *, token_texts=(" red", " green", " blue", " yellow"),
-                    prompt_text: str = "My favourite colours, in order:", horizon: int = 4,
-                    max_ranks=(1, 2, 4, None), epsilon: float = 0.1, max_epochs: int = 4,
-                    n_histories: int = 20, tv_samples: int = 400, exact_limit: int = 1 << 12,
-                    torch_threads: int | None = 1, seed: int = 0) -> dict:
-    """The query learner on a real LM restricted to a few tokens and a short horizon.
-
-    ``base`` is an ``HFCausalLM`` (default: SmolLM2-135M-Instruct, loaded offline). Each
-    text in ``token_texts`` must be a single token. For every cap d in ``max_ranks`` the
-    learner is fitted with ``max_rank=d`` (None: no cap); its TV to the restricted model is
-    estimated from ``tv_samples`` samples (unbiased, standard error reported) and, when
-    |Σ|^T ≤ ``exact_limit``, also computed exactly by enumeration.
-
-    The restricted model memoises base logits per prefix, so the fits, the sampling and
-    the TV share forward passes (``base_forward_prefixes`` counts them); the learner's
-    ``queries`` are still counted per fit by its own oracle. ``torch_threads`` (restored
-    afterwards) defaults to 1: on the shared 2-core sandbox two threads were ~15× slower.
-    """
-    from logitrank.theory.enumeration import exact_tv_distance
-    from logitrank.theory.restricted import RestrictedVocabularyModel
-    from logitrank.theory.tv_estimation import sampled_tv_distance
-    import torch
-    old_threads = torch.get_num_threads()
-    if torch_threads:
-        torch.set_num_threads(int(torch_threads))
-    try:
-        if base is None:
-            from logitrank.real_models.adapter import HFCausalLM
-            base = HFCausalLM.load()
-        ids = []
-        for text in token_texts:
-            tok = base.encode(text)
-            if len(tok) != 1:
-                raise InvalidInputError(f"{text!r} is {len(tok)} tokens for this tokenizer; pick single-token texts")
-            ids.append(int(tok[0]))
-        prompt = base.encode(prompt_text)
-        M = RestrictedVocabularyModel(base, ids, horizon=horizon, prompt=prompt, cache=True)
-        runs = []
-        for d in max_ranks:
-            t0 = time.perf_counter()
-            q = QueryLearner(epsilon=epsilon, max_rank=d, max_epochs=max_epochs, n_histories=n_histories).fit(
-                LogitQueryOracle(M), SampleOracle(M, np.random.default_rng([seed, 1])))
-            tfit = time.perf_counter() - t0
-            tv, se = sampled_tv_distance(M, q.model_, tv_samples, np.random.default_rng([seed, 2]))
-            exact = exact_tv_distance(M, q.model_) if len(ids) ** horizon <= exact_limit else None
-            runs.append({"max_rank": d, "queries": q.n_queries_, "samples": q.n_samples_, "tv": tv,
-                         "tv_stderr": se, "tv_method": "sampled", "tv_exact": exact, "ranks": list(q.ranks_),
-                         "epochs": q.n_epochs_, "converged": q.converged_, "fit_seconds": tfit,
-                         "lp_solves": q.model_.n_lp_solves})
-    finally:
-        torch.set_num_threads(old_threads)
-    n_prefixes = sum(len(ids) ** t for t in range(horizon))
-    return {"tokens": list(token_texts), "token_ids": ids, "prompt": prompt_text, "horizon": horizon,
-            "vocab_size": len(ids), "all_prefixes": n_prefixes, "epsilon": epsilon, "tv_samples": tv_samples,
-            "base_forward_prefixes": M.n_base_prefixes, "runs": runs}

@@ -32,10 +32,9 @@ def test_pyproject_maps_every_subpackage():
 # --- the import contract (static: every import statement, function-level ones included) -------------
 #: The application layer: experiments, commands and the modules that run or assemble them.
 APPLICATION = ("logitrank.experiments", "logitrank.commands", "logitrank.cli", "logitrank.jobs")
-#: Real-model application code still inside sim/ and real_models/; it moves into the application
-#: layer in step two of issue 10, after which the xfail below turns into an XPASS (strict: an error).
-STEP_TWO = ("sim/representation_jobs.py", "sim/learning.py",
-            "real_models/logit_jobs.py", "real_models/weights_jobs.py")
+#: Real-model application code still inside sim/ and real_models/; once it moves too, the xfail
+#: below turns into an XPASS (strict: an error) and is flipped.
+STEP_TWO = ("real_models/logit_jobs.py",)
 
 
 def _imports(path: Path) -> set[str]:
@@ -71,8 +70,7 @@ def test_sim_and_real_models_are_siblings_below_the_application_layer():
 
 
 @pytest.mark.xfail(strict=True, reason="real-model application code still in sim/ and real_models/ "
-                   "(sim/representation_jobs.py, sim/learning.py:real_model_demo, "
-                   "real_models/logit_jobs.py, real_models/weights_jobs.py) moves in step two of issue 10")
+                   "(real_models/logit_jobs.py) moves in step two of issue 10")
 def test_sim_and_real_models_are_siblings_including_step_two_files():
     assert _violations("sim", ("logitrank.real_models",) + APPLICATION) == []
     assert _violations("real_models", ("logitrank.sim",) + APPLICATION) == []

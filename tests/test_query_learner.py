@@ -191,7 +191,7 @@ def test_query_learner_on_a_restricted_tiny_llama():
 @pytest.mark.realmodel
 def test_smollm2_demo_small():
     """SmolLM2 restricted to 3 colour tokens, T = 3: the uncapped learner is exact (all prefixes)."""
-    from logitrank.sim.learning import real_model_demo
+    from logitrank.experiments.learning_smollm2 import real_model_demo
     res = real_model_demo(token_texts=(" red", " green", " blue"), horizon=3, max_ranks=(2, None),
                           tv_samples=200, max_epochs=10)
     capped, full = res["runs"]

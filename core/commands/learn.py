@@ -2,7 +2,7 @@
 
 ``isan`` and ``parity`` run on synthetic models (:mod:`logitrank.sim.learning`); ``smollm2``
 runs the query learner on a real LM restricted to a few tokens
-(:func:`logitrank.sim.learning.real_model_demo` on the one model object). Every command takes
+(:func:`logitrank.experiments.learning_smollm2.real_model_demo` on the one model object). Every command takes
 ``--out DIR`` (:mod:`logitrank.commands._output`).
 
 References
@@ -123,8 +123,7 @@ def smollm2(
                                                 tv_samples=tv_samples, model=model, twin=twin, dtype=dtype,
                                                 seed=seed, threads=threads))
     if rec is None:
-        # real_model_demo moves to logitrank.experiments in this round (issue 10); import it from there at merge.
-        from logitrank.sim.learning import real_model_demo
+        from logitrank.experiments.learning_smollm2 import real_model_demo
         lm = load_model(model, dtype=dtype, device=device, twin=twin)
         kw = {"token_texts": tuple(tokens)} if tokens else {}
         res = real_model_demo(lm, prompt_text=prompt, horizon=horizon, max_ranks=(max_rank,), tv_samples=tv_samples,

@@ -13,14 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from logitrank.experiments._base import Experiment
-from logitrank.io import atomic_save_npz, atomic_write_json
+from logitrank.experiments._base import Experiment, SavedResult
+from logitrank.io import atomic_write_json
 from logitrank.sim.experiments import phase_transition_ranks
 
 __all__ = ["PhaseTransitionConfig", "PhaseTransitionResult", "compute", "EXPERIMENT"]
-
-FILE = "phase.npz"
-
 
 def log_sizes(top: int) -> tuple[int, ...]:
     """Sizes N from 10^2 to 10^top, six per decade (log-spaced, rounded down, distinct)."""
@@ -40,9 +37,10 @@ PROFILES = {"quick": PhaseTransitionConfig(), "full": PhaseTransitionConfig(size
 
 
 @dataclasses.dataclass(frozen=True)
-class PhaseTransitionResult:
+class PhaseTransitionResult(SavedResult):
     """Needed ranks and their continuum prediction per (α, N), and the last-decade log-log slope per α."""
 
+    ARRAYS = "phase.npz"
     alphas: np.ndarray             # (n_alphas,)
     sizes: np.ndarray              # (n_sizes,)
     ranks: np.ndarray              # (n_alphas, n_sizes)
@@ -51,17 +49,10 @@ class PhaseTransitionResult:
     rel_err: float
 
     def save(self, out_dir: Path) -> None:
-        out_dir = Path(out_dir)
-        atomic_save_npz(out_dir / FILE, **{f.name: np.asarray(getattr(self, f.name))
-                                           for f in dataclasses.fields(self)})
-        atomic_write_json(out_dir / "summary.json", {"last_decade_slope": dict(
+        """``phase.npz`` (every field) and ``summary.json`` (the slopes, for people)."""
+        super().save(out_dir)
+        atomic_write_json(Path(out_dir) / "summary.json", {"last_decade_slope": dict(
             zip(map(str, self.alphas), self.last_decade_slope))})
-
-    @classmethod
-    def load(cls, results_dir: Path) -> PhaseTransitionResult:
-        with np.load(Path(results_dir) / FILE) as z:
-            return cls(alphas=z["alphas"], sizes=z["sizes"], ranks=z["ranks"], predicted=z["predicted"],
-                       last_decade_slope=z["last_decade_slope"], rel_err=float(z["rel_err"]))
 
 
 def compute(config: PhaseTransitionConfig, out_dir: Path | None = None, inputs=None) -> PhaseTransitionResult:

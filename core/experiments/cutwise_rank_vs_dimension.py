@@ -13,14 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from logitrank.experiments._base import Experiment
-from logitrank.io import atomic_save_npz
+from logitrank.experiments._base import Experiment, SavedResult
 from logitrank.sim.experiments import cutwise_rank_vs_dimension
 
 __all__ = ["CutwiseRankConfig", "CutwiseRankResult", "compute", "EXPERIMENT"]
-
-FILE = "cutwise.npz"
-
 
 @dataclasses.dataclass(frozen=True)
 class CutwiseRankConfig:
@@ -39,9 +35,10 @@ PROFILES = {"quick": CutwiseRankConfig(),
 
 
 @dataclasses.dataclass(frozen=True)
-class CutwiseRankResult:
+class CutwiseRankResult(SavedResult):
     """Max cut-wise rank per (d, seed), per-cut ranks, HMM max ranks per (k, seed), rank caps per cut."""
 
+    ARRAYS = "cutwise.npz"
     dims: np.ndarray               # (n_dims,)
     isan_max_rank: np.ndarray      # (n_dims, n_seeds)
     isan_rank_per_cut: np.ndarray  # (n_dims, n_seeds, horizon)
@@ -50,18 +47,6 @@ class CutwiseRankResult:
     max_possible_rank: np.ndarray  # (horizon,)
     vocab_size: int
     horizon: int
-
-    def save(self, out_dir: Path) -> None:
-        atomic_save_npz(Path(out_dir) / FILE, **{f.name: np.asarray(getattr(self, f.name))
-                                                 for f in dataclasses.fields(self)})
-
-    @classmethod
-    def load(cls, results_dir: Path) -> CutwiseRankResult:
-        with np.load(Path(results_dir) / FILE) as z:
-            return cls(dims=z["dims"], isan_max_rank=z["isan_max_rank"], isan_rank_per_cut=z["isan_rank_per_cut"],
-                       hmm_states=z["hmm_states"], hmm_max_rank=z["hmm_max_rank"],
-                       max_possible_rank=z["max_possible_rank"], vocab_size=int(z["vocab_size"]),
-                       horizon=int(z["horizon"]))
 
 
 def compute(config: CutwiseRankConfig, out_dir: Path | None = None, inputs=None) -> CutwiseRankResult:

@@ -11,14 +11,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from logitrank.experiments._base import Experiment, config_from_dict
-from logitrank.io import atomic_write_json, read_json
+from logitrank.experiments._base import Experiment, SavedResult
 from logitrank.sim.learning import parity_comparison, spectral_samples_needed
 
 __all__ = ["NoisyParityConfig", "ParityRow", "SpectralNeed", "NoisyParityResult", "compute", "EXPERIMENT"]
-
-FILE = "parity.json"
-
 
 @dataclasses.dataclass(frozen=True)
 class NoisyParityConfig:
@@ -72,28 +68,13 @@ class SpectralNeed:
 
 
 @dataclasses.dataclass(frozen=True)
-class NoisyParityResult:
+class NoisyParityResult(SavedResult):
     """The comparison rows, the spectral-need searches and the config."""
 
+    RECORD = "parity.json"
     rows: tuple[ParityRow, ...]
     needed: tuple[SpectralNeed, ...]
     config: NoisyParityConfig
-
-    def save(self, out_dir: Path) -> None:
-        atomic_write_json(Path(out_dir) / FILE, {"rows": [dataclasses.asdict(r) for r in self.rows],
-                                                 "needed": [dataclasses.asdict(d) for d in self.needed],
-                                                 "config": dataclasses.asdict(self.config)})
-
-    @classmethod
-    def load(cls, results_dir: Path) -> NoisyParityResult:
-        rec = read_json(Path(results_dir) / FILE)
-        return cls(rows=tuple(ParityRow(**r) for r in rec["rows"]),
-                   needed=tuple(_need(d) for d in rec["needed"]),
-                   config=config_from_dict(NoisyParityConfig, rec["config"]))
-
-
-def _need(record: dict) -> SpectralNeed:
-    return SpectralNeed(**{**record, "trace": tuple((int(n), float(tv)) for n, tv in record["trace"])})
 
 
 def compute(config: NoisyParityConfig, out_dir: Path | None = None, inputs=None) -> NoisyParityResult:
@@ -104,6 +85,10 @@ def compute(config: NoisyParityConfig, out_dir: Path | None = None, inputs=None)
                                                  max_samples=config.needed_max_samples))
                    for n in config.needed_n_bits)
     return NoisyParityResult(rows=rows, needed=needed, config=config)
+
+
+def _need(record: dict) -> SpectralNeed:
+    return SpectralNeed(**{**record, "trace": tuple((int(n), float(tv)) for n, tv in record["trace"])})
 
 
 EXPERIMENT = Experiment(

@@ -11,15 +11,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from logitrank.experiments._base import Experiment, config_from_dict
-from logitrank.experiments.learning_query_scaling import learning_run_from_dict
-from logitrank.io import atomic_write_json, read_json
+from logitrank.experiments._base import Experiment, SavedResult
 from logitrank.sim.learning import LearningRun, noise_sweep
 
 __all__ = ["OracleNoiseConfig", "OracleNoiseResult", "compute", "EXPERIMENT"]
-
-FILE = "noise.json"
-
 
 @dataclasses.dataclass(frozen=True)
 class OracleNoiseConfig:
@@ -37,21 +32,12 @@ PROFILES = {"quick": OracleNoiseConfig(), "full": OracleNoiseConfig(n_seeds=20)}
 
 
 @dataclasses.dataclass(frozen=True)
-class OracleNoiseResult:
+class OracleNoiseResult(SavedResult):
     """One run per (ξ, seed) and the config that produced them."""
 
+    RECORD = "noise.json"
     config: OracleNoiseConfig
     runs: tuple[LearningRun, ...]
-
-    def save(self, out_dir: Path) -> None:
-        atomic_write_json(Path(out_dir) / FILE, {"runs": [dataclasses.asdict(r) for r in self.runs],
-                                                 "config": dataclasses.asdict(self.config)})
-
-    @classmethod
-    def load(cls, results_dir: Path) -> OracleNoiseResult:
-        rec = read_json(Path(results_dir) / FILE)
-        return cls(config=config_from_dict(OracleNoiseConfig, rec["config"]),
-                   runs=tuple(learning_run_from_dict(r) for r in rec["runs"]))
 
 
 def compute(config: OracleNoiseConfig, out_dir: Path | None = None, inputs=None) -> OracleNoiseResult:

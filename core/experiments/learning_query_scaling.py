@@ -11,13 +11,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from logitrank.experiments._base import Experiment
-from logitrank.io import atomic_write_json, read_json
+from logitrank.experiments._base import Experiment, SavedResult, from_record
 from logitrank.sim.learning import LearningRun, query_scaling
 
 __all__ = ["QueryScalingConfig", "QueryScalingResult", "learning_run_from_dict", "compute", "EXPERIMENT"]
 
-FILE = "scaling.json"
 SWEEPS = ("dim", "horizon", "epsilon")
 
 
@@ -42,13 +40,14 @@ PROFILES = {"quick": QueryScalingConfig(),
 
 def learning_run_from_dict(record: dict) -> LearningRun:
     """A :class:`~logitrank.sim.learning.LearningRun` from its JSON record."""
-    return LearningRun(**{**record, "ranks": tuple(record["ranks"])})
+    return from_record(LearningRun, record)
 
 
 @dataclasses.dataclass(frozen=True)
-class QueryScalingResult:
+class QueryScalingResult(SavedResult):
     """The runs of each sweep: varying d, varying T, varying ε."""
 
+    RECORD = "scaling.json"
     dim: tuple[LearningRun, ...]
     horizon: tuple[LearningRun, ...]
     epsilon: tuple[LearningRun, ...]
@@ -56,14 +55,6 @@ class QueryScalingResult:
     def sweep(self, key: str) -> tuple[LearningRun, ...]:
         """The runs of sweep ``key`` (``"dim"``, ``"horizon"`` or ``"epsilon"``)."""
         return getattr(self, key)
-
-    def save(self, out_dir: Path) -> None:
-        atomic_write_json(Path(out_dir) / FILE, {k: [dataclasses.asdict(r) for r in self.sweep(k)] for k in SWEEPS})
-
-    @classmethod
-    def load(cls, results_dir: Path) -> QueryScalingResult:
-        rec = read_json(Path(results_dir) / FILE)
-        return cls(**{k: tuple(learning_run_from_dict(r) for r in rec[k]) for k in SWEEPS})
 
 
 def compute(config: QueryScalingConfig, out_dir: Path | None = None, inputs=None) -> QueryScalingResult:

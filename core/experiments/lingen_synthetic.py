@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from logitrank.experiments._base import Experiment
-from logitrank.io import atomic_save_npz
+from logitrank.experiments._base import Experiment, SavedResult
 from logitrank.sim.experiments import lingen_synthetic
 
 __all__ = ["LingenSyntheticConfig", "MethodKL", "LingenSyntheticResult", "compute", "EXPERIMENT"]
 
-FILE = "lingen.npz"
 FAMILIES = ("isan", "hmm")
 METHODS = ("lingen", "next_token_only", "last_m_tokens")
 
@@ -60,9 +58,10 @@ class MethodKL:
 
 
 @dataclasses.dataclass(frozen=True)
-class LingenSyntheticResult:
+class LingenSyntheticResult(SavedResult):
     """Per-step KL per family (ISAN, HMM) and method, and the setting it was measured in."""
 
+    ARRAYS = "lingen.npz"
     isan: MethodKL
     hmm: MethodKL
     vocab_size: int
@@ -77,18 +76,6 @@ class LingenSyntheticResult:
     @property
     def n_steps(self) -> int:
         return int(self.isan.lingen.shape[1])
-
-    def save(self, out_dir: Path) -> None:
-        arrays = {f"{fam}/{m}": kl for fam in FAMILIES for m, kl in getattr(self, fam).methods()}
-        scalars = {f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)
-                   if f.name not in FAMILIES}
-        atomic_save_npz(Path(out_dir) / FILE, **arrays, **scalars)
-
-    @classmethod
-    def load(cls, results_dir: Path) -> LingenSyntheticResult:
-        with np.load(Path(results_dir) / FILE) as z:
-            fams = {fam: MethodKL(**{m: z[f"{fam}/{m}"] for m in METHODS}) for fam in FAMILIES}
-            return cls(**fams, **{f.name: int(z[f.name]) for f in dataclasses.fields(cls) if f.name not in FAMILIES})
 
 
 def compute(config: LingenSyntheticConfig, out_dir: Path | None = None, inputs=None) -> LingenSyntheticResult:

@@ -17,14 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from logitrank.experiments._base import Experiment
-from logitrank.io import atomic_save_npz
+from logitrank.experiments._base import Experiment, SavedResult
 from logitrank.sim.experiments import synthetic_spectra
 
 __all__ = ["RankCurvesConfig", "RankCurvesResult", "compute", "EXPERIMENT"]
-
-FILE = "catalogue.npz"
-
 
 @dataclasses.dataclass(frozen=True)
 class RankCurvesConfig:
@@ -45,9 +41,10 @@ PROFILES = {"quick": RankCurvesConfig(), "full": RankCurvesConfig(n_histories=51
 
 
 @dataclasses.dataclass(frozen=True)
-class RankCurvesResult:
+class RankCurvesResult(SavedResult):
     """Synthetic curves σ_i/σ_1 with labels and fitted α; real curves (trained, untrained) and their α ± err."""
 
+    ARRAYS = "catalogue.npz"
     labels: np.ndarray          # (n_curves,) str
     curves: np.ndarray          # (n_curves, n)
     alpha: np.ndarray           # (n_curves,) NaN where no power law can be fitted
@@ -56,15 +53,6 @@ class RankCurvesResult:
     real_untrained: np.ndarray  # (n_real,)
     real_alpha: np.ndarray      # (2,) trained, untrained
     real_alpha_err: np.ndarray  # (2,)
-
-    def save(self, out_dir: Path) -> None:
-        atomic_save_npz(Path(out_dir) / FILE, **{f.name: np.asarray(getattr(self, f.name))
-                                                 for f in dataclasses.fields(self)})
-
-    @classmethod
-    def load(cls, results_dir: Path) -> RankCurvesResult:
-        with np.load(Path(results_dir) / FILE) as z:
-            return cls(**{f.name: z[f.name] for f in dataclasses.fields(cls)})
 
 
 def compute(config: RankCurvesConfig, out_dir: Path | None = None,
