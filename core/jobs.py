@@ -40,7 +40,6 @@ EXPERIMENT_PACKAGES = ("logitrank.experiments",)
 #: Modules that still define ``JOBS: list[Job]`` (real-model jobs, moved into
 #: logitrank.experiments in step two of issue 10), with the report order of their first job.
 LEGACY_PROVIDERS = (
-    ("logitrank.real_models.logit_jobs", 300),
     ("logitrank.sim.representation_jobs", 400),
     ("logitrank.real_models.weights_jobs", 500),
 )

@@ -14,7 +14,7 @@ from logitrank.jobs import all_jobs
 ROOT = Path(__file__).resolve().parents[1]
 #: Figure modules of the real-model jobs (and of the two experiments whose results keep the
 #: legacy file layout) read result files by key until step two of issue 10 types them.
-LEGACY_FIGURES = {"real_spectrum", "real_principal_angles", "real_lingen", "reps_sim", "reps_theorems", "reps_real",
+LEGACY_FIGURES = {"reps_sim", "reps_theorems", "reps_real",
                   "weights_spectra", "weights_activations", "weights_removal", "learning_real", "synthetic_vs_real"}
 LEGACY_ALLOWED = ("__future__", "pathlib", "json", "math", "csv", "numpy", "matplotlib", "logitrank.jobs",
                   "logitrank.io", "logitrank.paper_figs", "logitrank.sim.paper_numbers")
