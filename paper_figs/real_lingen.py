@@ -1,4 +1,4 @@
-"""Figure: LINGEN on SmolLM2 with real-text and nonsense histories, 15 steps, and the |H| sweep."""
+"""Figure: LINGEN on SmolLM2 with real-text and nonsense histories (15 steps) and the |H| sweep."""
 
 from __future__ import annotations
 
@@ -40,13 +40,14 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
         ax.errorbar(sizes, y, yerr=[np.nan_to_num(y - r.sweep_step1_low[i]), np.nan_to_num(r.sweep_step1_high[i] - y)],
                     fmt="o-", ms=4, capsize=3, color=f"C{i}", label=f"{LABELS[m]}: step-1 KL")
         ok = np.isfinite(r.sweep_total[i])
-        ax.plot(sizes[ok], r.sweep_total[i][ok], "s--", ms=4, color=f"C{i}", label=f"{LABELS[m]}: 15-step total")
+        ax.plot(sizes[ok], r.sweep_total[i][ok], "s--", ms=4, color=f"C{i}", label=f"{LABELS[m]}: {r.config['n_steps']}-step total")
     ax.axvline(r.d_model, color="k", ls=":", lw=1, label=f"d_model = {r.d_model}")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.set_xlabel("|H| (Option 1)")
     ax.set_ylabel("KL")
-    ax.set_title("|H| sweep: step-1 KL (all targets, 95% CI) and\n15-step total (where generated)", fontsize=7)
+    ax.set_title(f"|H| sweep: step-1 KL (all targets, 95% CI) and\n{r.config['n_steps']}-step total (where generated)",
+                 fontsize=7)
     ax.legend(fontsize=5)
     return save(fig, figures_dir, NAME)
 
@@ -76,7 +77,7 @@ def claims(results_dir: Path) -> list[Claim]:
                    f"the mean total; yes = LINGEN's interval below both baselines'")
         ours = "; ".join(f"{LABELS[m]} {o.total_mean(m):.2f} [{o.interval(m)[0]:.2f}, {o.interval(m)[1]:.2f}]"
                          for m in METHODS)
-        out.append(Claim("logits", f"LINGEN beats both baselines in total KL over 15 steps ({name})",
+        out.append(Claim("logits", f"LINGEN beats both baselines in total KL over {cfg['n_steps']} steps ({name})",
                          f"OLMo-1b: LINGEN {paper[0]} vs next-token-only {paper[1]} vs last-5 {paper[2]}",
                          ours + f" (vs next-token-only: {b[0]}, vs last-5: {b[1]})", setting, v, NAME))
     if np.isfinite(r.sweep_step1).any():
@@ -86,7 +87,7 @@ def claims(results_dir: Path) -> list[Claim]:
         cells = []
         for j, nH in enumerate(sizes):
             tot = ("" if not np.isfinite(r.sweep_total[0, j]) else
-                   f", 15-step totals {r.sweep_total[0, j]:.2f} / {r.sweep_total[1, j]:.2f} "
+                   f", {cfg['n_steps']}-step totals {r.sweep_total[0, j]:.2f} / {r.sweep_total[1, j]:.2f} "
                    f"({int(r.sweep_total_samples[j])} totals)")
             cells.append(f"|H| = {int(nH)}: step-1 KL LINGEN {r.sweep_step1[0, j]:.4f}, next-token-only "
                          f"{nt[j]:.4f}{tot}")

@@ -23,6 +23,9 @@ all targets, with an interval); sizes ≤ ``sweep_generate_max`` also have the 1
 (one sample per target), and the main size ``n_histories`` has the full evaluation. Columns
 of the LINGEN fit are chosen once from all ``max(sweep_sizes)`` histories.
 
+Each finished option is written to ``part_<option>.npz`` in the results directory, so a killed
+run redoes at most the option it was in.
+
 References
 ----------
 Golowich, Liu, Shetty (2025), §3, Algorithm 1 (LINGEN), Figs. 1b and 6 (OLMo-1b, 50 targets ×
@@ -59,9 +62,9 @@ class RealLingenConfig:
     n_futures: int = 16
     future_length: int = 4
     include_empty_future: bool = True
-    n_targets: int = 3
+    n_targets: int = 5
     target_length: int = 32
-    n_samples: int = 2
+    n_samples: int = 1
     n_steps: int = 15
     k: int = 50
     rule: str = "topk_average"
@@ -153,6 +156,45 @@ def _kl(p_logits: np.ndarray, q_logits: np.ndarray) -> np.ndarray:
     return (np.exp(lp) * (lp - lq)).sum(axis=-1)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Fitted:
+    """What the fits of one option need: L(H, F) and the targets' rows; hidden states and Ψ_cᵀΨ_c."""
+
+    history_matrix: np.ndarray      # (|H|, C) L_{M,k}(H, F)
+    target_rows: np.ndarray         # (n_targets, C) on the same columns
+    states: np.ndarray              # (|H|, d) φ(h)
+    target_states: np.ndarray       # (n_targets, d)
+    gram: np.ndarray                # (d, d)
+    method: str
+
+    def fits(self, n: int):
+        """LINGEN and next-token-only fits (one per target) on the first ``n`` histories."""
+        from logitrank.theory.lingen import LinGen, hidden_space_rows
+        fl = [LinGen(method=self.method).fit(self.history_matrix[:n], row) for row in self.target_rows]
+        fn = [LinGen(method=self.method).fit(*hidden_space_rows(self.states[:n], phi, self.gram))
+              for phi in self.target_states]
+        return fl, fn
+
+
+def _evaluate(lm, H, targets, fl, fn, config: RealLingenConfig, n_samples: int, seed_base: int) -> dict:
+    """Per-step KL per method, ``(n_targets · n_samples, n_steps)``, generating through one LinGenDecoder."""
+    from logitrank.real_models.lingen_decoder import LinGenDecoder
+    from logitrank.theory.lingen import lingen_score
+    dec = LinGenDecoder(lm, H, history_batch=config.history_batch)
+    per: dict = {m: [] for m in METHODS}
+    try:
+        for t, target in enumerate(targets):
+            for s in range(n_samples):
+                ev = lingen_score(dec, target, H, {"lingen": fl[t].coef_, "next_token_only": fn[t].coef_},
+                                  n_steps=config.n_steps, n_samples=1, last_m=config.last_m,
+                                  rng=np.random.default_rng([seed_base, t, s]))
+                for m in METHODS:
+                    per[m].append(ev.per_step_kl[m])
+    finally:
+        dec.clear()
+    return {m: np.asarray(v) for m, v in per.items()}
+
+
 def compute(config: RealLingenConfig, out_dir: Path | None = None, inputs=None) -> RealLingenResult:
     """Fits, generation and scoring per option and target; the |H| sweep on Option 1."""
     import torch
@@ -161,17 +203,18 @@ def compute(config: RealLingenConfig, out_dir: Path | None = None, inputs=None) 
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.corpus import corpus_windows
     from logitrank.real_models.engine import LogitMatrixEngine
-    from logitrank.real_models.lingen_decoder import LinGenDecoder, centered_unembedding, next_token_states
+    from logitrank.real_models.lingen_decoder import centered_unembedding, next_token_states
     from logitrank.real_models.runtime import torch_threads
     from logitrank.real_models.text_sources import token_shuffled
     from logitrank.theory.intervals import bootstrap_mean
-    from logitrank.theory.lingen import LinGen, hidden_space_rows, lingen_score
 
     unknown = set(config.options) - set(OPTIONS)
     if unknown:
         raise InvalidInputError(f"unknown LINGEN options {sorted(unknown)}; choose from {OPTIONS}")
     if config.n_histories not in config.sweep_sizes:
         raise InvalidInputError(f"n_histories={config.n_histories} must be one of sweep_sizes {config.sweep_sizes}")
+    if config.n_targets < 2:
+        raise InvalidInputError(f"n_targets must be >= 2 for a bootstrap interval, got {config.n_targets}")
     if config.target_length <= config.last_m:
         raise InvalidInputError(f"target_length {config.target_length} must exceed last_m {config.last_m}")
     n_all = max(config.sweep_sizes)
@@ -193,6 +236,13 @@ def compute(config: RealLingenConfig, out_dir: Path | None = None, inputs=None) 
         results = {}
         sweep = None
         for o, option in enumerate(config.options):
+            part = None if out_dir is None else Path(out_dir) / f"part_{option}.npz"
+            if part is not None and part.is_file():         # resume: this option finished before a kill
+                with np.load(part) as z:
+                    results[option] = OptionResult(**{f.name: z[f.name] for f in dataclasses.fields(OptionResult)})
+                    if option == "in_distribution":
+                        sweep = tuple(z[f"sweep/{i}"] for i in range(6))
+                continue
             if option == "in_distribution":
                 H_all, F = w["histories"], empty + list(w["futures"])
             else:
@@ -202,30 +252,10 @@ def compute(config: RealLingenConfig, out_dir: Path | None = None, inputs=None) 
             rows_t = eng.matrix(targets, F, column_tokens=MH.column_tokens).values
             Phi = next_token_states(lm, H_all)
 
-            def fits(n):
-                fl = [LinGen(method=config.method).fit(MH.values[:n], rows_t[t]) for t in range(len(targets))]
-                fn = [LinGen(method=config.method).fit(*hidden_space_rows(Phi[:n], phi_t[t], gram))
-                      for t in range(len(targets))]
-                return fl, fn
-
-            def evaluate(n, n_samples, seed_base):
-                fl, fn = fits(n)
-                dec = LinGenDecoder(lm, H_all[:n], history_batch=config.history_batch)
-                per = {m: [] for m in METHODS}
-                try:
-                    for t, target in enumerate(targets):
-                        for s in range(n_samples):
-                            ev = lingen_score(dec, target, H_all[:n],
-                                              {"lingen": fl[t].coef_, "next_token_only": fn[t].coef_},
-                                              n_steps=config.n_steps, n_samples=1, last_m=config.last_m,
-                                              rng=np.random.default_rng([seed_base, t, s]))
-                            for m in METHODS:
-                                per[m].append(ev.per_step_kl[m])
-                finally:
-                    dec.clear()
-                return {m: np.asarray(v) for m, v in per.items()}, fl, fn
-
-            per, fl, fn = evaluate(config.n_histories, config.n_samples, config.seed + 100 * (o + 1))
+            fitted = _Fitted(MH.values, rows_t, Phi, phi_t, gram, config.method)
+            fl, fn = fitted.fits(config.n_histories)
+            per = _evaluate(lm, H_all[:config.n_histories], targets, fl, fn, config, config.n_samples,
+                            config.seed + 100 * (o + 1))
             ivs = [bootstrap_mean(per[m].sum(axis=1), boot_rng, n_boot=config.n_boot) for m in METHODS]
             results[option] = OptionResult(
                 **per, total_low=np.array([iv.low for iv in ivs]), total_high=np.array([iv.high for iv in ivs]),
@@ -238,7 +268,7 @@ def compute(config: RealLingenConfig, out_dir: Path | None = None, inputs=None) 
                 tot_n = np.zeros(len(sizes), dtype=np.int64)
                 true = phi_t @ Psi_c.T                         # (T, V) centered next-token logits
                 for j, n in enumerate(sizes):
-                    fl, fn = fits(int(n))
+                    fl, fn = fitted.fits(int(n))
                     for i, f in enumerate((fl, fn)):
                         approx = np.stack([Phi[:n].T @ fit.coef_ for fit in f]) @ Psi_c.T
                         kl = _kl(true, approx)
@@ -249,10 +279,14 @@ def compute(config: RealLingenConfig, out_dir: Path | None = None, inputs=None) 
                         tot[:, j] = [per["lingen"].sum(axis=1).mean(), per["next_token_only"].sum(axis=1).mean()]
                         tot_n[j] = len(per["lingen"])
                     elif n <= config.sweep_generate_max:
-                        p, _, _ = evaluate(int(n), 1, config.seed + 1000 + int(n))
+                        p = _evaluate(lm, H_all[:n], targets, fl, fn, config, 1, config.seed + 1000 + int(n))
                         tot[:, j] = [p["lingen"].sum(axis=1).mean(), p["next_token_only"].sum(axis=1).mean()]
                         tot_n[j] = len(p["lingen"])
                 sweep = (sizes, s1, s1_lo, s1_hi, tot, tot_n)
+            if part is not None:
+                extra = {f"sweep/{i}": a for i, a in enumerate(sweep)} if option == "in_distribution" else {}
+                atomic_save_npz(part, **{f.name: getattr(results[option], f.name)
+                                         for f in dataclasses.fields(OptionResult)}, **extra)
         if sweep is None:
             sizes = np.array(sorted(config.sweep_sizes))
             nan = np.full((2, len(sizes)), np.nan)

@@ -149,8 +149,13 @@ def analyse_spectrum(values: np.ndarray, config: RealSpectrumConfig, rng: np.ran
                      *, seconds: float = 0.0, tokens: int = 0) -> ModelSpectrum:
     """α with bootstrap interval, power-law check, nested sweep, subsampling, KL vs rank of one matrix."""
     from logitrank.theory.intervals import alpha_bootstrap
-    from logitrank.theory.spectrum import (PowerLawFit, alpha_subsample_stability, average_kl_vs_rank,
-                                           power_law_check, singular_values)
+    from logitrank.theory.spectrum import (
+        PowerLawFit,
+        alpha_subsample_stability,
+        average_kl_vs_rank,
+        power_law_check,
+        singular_values,
+    )
     L = np.asarray(values, dtype=np.float64)
     k, fr = config.k, tuple(config.fit_range)
     s = singular_values(L)
