@@ -36,7 +36,7 @@ APPLICATION = ("logitrank.experiments", "logitrank.commands", "logitrank.cli", "
 #: Real-model application code still inside sim/ and real_models/; it moves into the application
 #: layer in step two of issue 10, after which the xfail below turns into an XPASS (strict: an error).
 STEP_TWO = ("sim/representation_jobs.py", "sim/representation_cli.py", "sim/learning.py",
-            "real_models/logit_jobs.py", "real_models/weights_jobs.py")
+            "real_models/weights_jobs.py")
 
 
 def _imports(path: Path) -> set[str]:
@@ -73,7 +73,7 @@ def test_sim_and_real_models_are_siblings_below_the_application_layer():
 
 @pytest.mark.xfail(strict=True, reason="real-model application code still in sim/ and real_models/ "
                    "(sim/representation_jobs.py, sim/representation_cli.py, sim/learning.py:real_model_demo, "
-                   "real_models/logit_jobs.py, real_models/weights_jobs.py) moves in step two of issue 10")
+                   "real_models/weights_jobs.py) moves in step two of issue 10")
 def test_sim_and_real_models_are_siblings_including_step_two_files():
     assert _violations("sim", ("logitrank.real_models",) + APPLICATION) == []
     assert _violations("real_models", ("logitrank.sim",) + APPLICATION) == []
