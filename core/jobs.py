@@ -4,8 +4,7 @@ An :class:`~logitrank.experiments.Experiment` (one module of :mod:`logitrank.exp
 found by :func:`all_jobs` with pkgutil) is one figure of the papers. Its result is saved
 into a directory keyed by the hash of its configuration; its figure module in
 ``logitrank.paper_figs`` only *reads* that result to draw the figure and to state the
-claims (paper's number vs ours) that go into ``docs/RESULTS.md``. Real-model jobs not yet
-moved are legacy :class:`Job` records listed in ``LEGACY_PROVIDERS``.
+claims (paper's number vs ours) that go into ``docs/RESULTS.md``.
 
 Resumability: a job's directory gets a ``DONE.json`` marker only after ``compute``
 returns, so a killed run redoes at most the job it was in (and long jobs checkpoint
@@ -15,7 +14,6 @@ skips every finished compute.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import html
 import importlib
@@ -27,65 +25,15 @@ from typing import Any
 
 from logitrank.errors import InvalidInputError
 from logitrank.experiments._base import Claim, Experiment
-from logitrank.io import atomic_write_json, atomic_write_text, config_hash, read_json
+from logitrank.io import atomic_write_json, atomic_write_text, read_json
 
-__all__ = ["Claim", "Experiment", "Job", "PROFILES", "EXPERIMENT_PACKAGES", "LEGACY_PROVIDERS",
+__all__ = ["Claim", "Experiment", "PROFILES", "EXPERIMENT_PACKAGES",
            "all_jobs", "run_jobs", "write_results_md"]
 
 PROFILES = ("quick", "full")
 
 #: Packages whose modules each define ``EXPERIMENT`` (discovered with pkgutil; order by ``order``).
 EXPERIMENT_PACKAGES = ("logitrank.experiments",)
-
-#: Modules that still define ``JOBS: list[Job]`` (real-model jobs, moved into
-#: logitrank.experiments in step two of issue 10), with the report order of their first job.
-LEGACY_PROVIDERS = (
-    ("logitrank.real_models.logit_jobs", 300),
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Job:
-    """A legacy job: ``config(profile) -> dict``, ``compute(config, out_dir)``, and a figure module.
-
-    Kept for the real-model job modules until they become experiments (issue 10, step two);
-    new code defines an :class:`~logitrank.experiments.Experiment` instead.
-
-    ``inputs`` names jobs whose results this one reads; they are run first and ``compute`` is
-    then called as ``compute(config, out_dir, {name: results_dir})``. Their result keys
-    enter this job's key, so new inputs invalidate the cached result.
-
-    The figure module ``logitrank.paper_figs.<figure_module>`` provides
-    ``plot(results_dir: Path, figures_dir: Path) -> list[Path]`` (PNG and PDF named after
-    the job) and ``claims(results_dir: Path) -> list[Claim]``.
-    """
-
-    name: str
-    lens: str
-    title: str
-    config: Callable[[str], dict]
-    compute: Callable[[dict, Path], None]
-    figure_module: str
-    version: int = 1
-    inputs: tuple = ()
-    order: int = 0
-
-    def config_record(self, profile: str) -> dict:
-        return self.config(profile)
-
-    def key(self, profile: str, input_keys: dict | None = None) -> str:
-        return config_hash({"job": self.name, "version": self.version, "config": self.config(profile),
-                            "inputs": input_keys or {}})
-
-    def run(self, profile: str, out_dir: Path, inputs: dict[str, Path] | None = None) -> None:
-        cfg = self.config(profile)
-        if self.inputs:
-            self.compute(cfg, out_dir, inputs)
-        else:
-            self.compute(cfg, out_dir)
-
-    def figures(self):
-        return importlib.import_module(f"logitrank.paper_figs.{self.figure_module}")
 
 
 def _discover(package: str) -> list[Experiment]:
@@ -106,13 +54,11 @@ def _discover(package: str) -> list[Experiment]:
     return found
 
 
-def all_jobs() -> list[Experiment | Job]:
-    """Every registered experiment (discovered) and legacy job, in report order."""
+def all_jobs() -> list[Experiment]:
+    """Every registered experiment (discovered), in report order."""
     jobs: list = []
     for package in EXPERIMENT_PACKAGES:
         jobs.extend(_discover(package))
-    for mod, first in LEGACY_PROVIDERS:
-        jobs.extend(dataclasses.replace(j, order=first + i) for i, j in enumerate(importlib.import_module(mod).JOBS))
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"duplicate job names in {names}")
@@ -122,7 +68,7 @@ def all_jobs() -> list[Experiment | Job]:
     return sorted(jobs, key=lambda j: j.order)
 
 
-def _result_dir(results_root: Path, job: Experiment | Job, profile: str, by_name: dict | None = None) -> Path:
+def _result_dir(results_root: Path, job: Experiment, profile: str, by_name: dict | None = None) -> Path:
     input_keys = {}
     for name in job.inputs:
         if not by_name or name not in by_name:

@@ -30,6 +30,12 @@ nonsense). This module is the one corpus reader of the toolkit:
   windows.
 - **Option 2** (``shuffled=``): the named splits are token-shuffled with
   :func:`logitrank.real_models.text_sources.token_shuffled`, seeded from the same seed.
+- **Tokenisation cache.** Tokenising the embedded corpus takes ~18 s on 2 cores, so the
+  token ids of every document are kept in ``<cache>/corpus/tokens/<key>.npz``, ``key`` =
+  sha256 of the documents (names and text) and of the tokenizer's identity (the full
+  serialised fast tokenizer, so a changed vocabulary or normaliser is a different key).
+  Written atomically; a tokenizer without a serialisable identity (a plain callable) is
+  never cached.
 
 References
 ----------
@@ -55,6 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from logitrank.errors import InvalidInputError
+from logitrank.io import atomic_save_npz
 from logitrank.real_models.loading import cache_dir
 from logitrank.real_models.text_sources import token_shuffled
 
@@ -194,6 +201,47 @@ def _as_encoder(tokenizer) -> Callable[[str], np.ndarray]:
     return lambda text: np.asarray(fn(text), dtype=np.int64).reshape(-1)
 
 
+def _tokenizer_identity(tokenizer) -> str | None:
+    """sha256 of the serialised tokenizer (model object or fast transformers tokenizer), else None."""
+    tok = tokenizer.tokenizer if hasattr(tokenizer, "encode") and hasattr(tokenizer, "tokenizer") else tokenizer
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is None or not hasattr(backend, "to_str"):
+        return None
+    return hashlib.sha256(backend.to_str().encode("utf-8")).hexdigest()
+
+
+def _token_cache_path(documents: Mapping[str, str], tokenizer) -> Path | None:
+    ident = _tokenizer_identity(tokenizer)
+    if ident is None:
+        return None
+    h = hashlib.sha256(ident.encode())
+    for name, text in documents.items():
+        h.update(name.encode("utf-8") + b"\0" + text.encode("utf-8") + b"\0")
+    return cache_dir() / "corpus" / "tokens" / f"{h.hexdigest()[:32]}.npz"
+
+
+def _tokenise(documents: Mapping[str, str], tokenizer) -> list[np.ndarray]:
+    """Token ids per document, read from / written to the tokenisation cache (module doc)."""
+    path = _token_cache_path(documents, tokenizer)
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as z:
+                toks = [z[f"doc{i}"] for i in range(len(documents))]
+            if len(toks) == len(documents):
+                return toks
+        except (OSError, KeyError, ValueError):
+            pass                                   # unreadable cache: tokenise again
+    encode = _as_encoder(tokenizer)
+    toks = [encode(text) for text in documents.values()]
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_save_npz(path, **{f"doc{i}": t for i, t in enumerate(toks)})
+        except OSError:
+            pass                                   # a read-only cache only costs time
+    return toks
+
+
 @dataclasses.dataclass(frozen=True)
 class TextWindows:
     """Token windows of one split, with where each came from.
@@ -219,10 +267,10 @@ class TextCorpus:
     """
 
     def __init__(self, name: str, documents: Mapping[str, str], tokenizer):
-        encode = _as_encoder(tokenizer)
+        _as_encoder(tokenizer)                      # reject a bad tokenizer before any work
         self.name = str(name)
         self.documents = list(documents)
-        self.tokens = [encode(text) for text in documents.values()]
+        self.tokens = _tokenise(documents, tokenizer)
         self.n_tokens = int(sum(len(t) for t in self.tokens))
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic

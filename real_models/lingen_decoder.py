@@ -62,7 +62,7 @@ from logitrank.errors import InvalidInputError
 from logitrank.theory.lingen import lingen_generate
 from logitrank.theory.sequence_model import SequenceModel
 
-__all__ = ["LinGenDecoder", "lingen_generate_incremental"]
+__all__ = ["LinGenDecoder", "lingen_generate_incremental", "centered_unembedding", "next_token_states"]
 
 
 class _Chunk:
@@ -285,3 +285,45 @@ def lingen_generate_incremental(lm, histories, coef, n_steps: int, rng: np.rando
         return lingen_generate(dec, histories, coef, n_steps, rng, n_samples)
     finally:
         dec.clear()
+
+
+def centered_unembedding(lm) -> np.ndarray:
+    """Ψ_c = Ψ − 1ψ̄ᵀ, the centered unembedding rows, ``(vocab, d_model)`` float64.
+
+    With it the centered next-token logits are L[· | p] = Ψ_c φ(p) (Golowich, Liu, Shetty
+    2025, Def. 2.1 and the identity L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄)); raises for a head with a bias.
+    """
+    W = lm.unembedding()
+    return W - W.mean(axis=0, keepdims=True)
+
+
+def next_token_states(lm, sequences, *, batch_size: int = 64, check: bool = True) -> np.ndarray:
+    """φ(prefix ∘ s): final hidden states after the model's prefix tokens, ``(n, d_model)`` float64.
+
+    The factor of the next-token rows L[· | s] = Ψ_c φ(s) that
+    :func:`~logitrank.theory.lingen.hidden_space_rows` needs. With ``check`` the identity is
+    verified on the first sequence against the model's own centered logits (raises
+    :class:`~logitrank.errors.ModelOutputError` for soft-capped or scaled heads).
+
+    Examples
+    --------
+    >>> import numpy as np, sys; sys.path.insert(0, "tests")
+    >>> from _tiny_llama import tiny_llama
+    >>> next_token_states(tiny_llama(), [np.array([3, 4, 5])]).shape
+    (1, 32)
+    """
+    from logitrank.errors import ModelOutputError
+    from logitrank.theory.logit_matrix import centered_logits_of
+    seqs = [np.asarray(x, dtype=np.int64).reshape(-1) for x in sequences]
+    for x in seqs:
+        if len(x):
+            lm.validate_prefixes(x.reshape(1, -1))
+    head = [int(t) for t in lm.prefix_tokens]
+    phi = lm.final_hidden_states([head + x.tolist() for x in seqs], batch_size=batch_size)
+    if check and seqs:
+        want = centered_logits_of(lm, [seqs[0]])[0]
+        got = centered_unembedding(lm) @ phi[0]
+        if not np.allclose(got, want, atol=1e-3 * max(1.0, float(np.abs(want).max()))):
+            raise ModelOutputError("the centered logits are not Ψ_c φ (soft-capped or scaled LM head?); "
+                                   "the hidden-space next-token fit needs a plain linear head")
+    return phi

@@ -181,3 +181,48 @@ def test_corpus_windows_helper_matches_the_reader():
     b = read_corpus(DATA, chars).windows(req, seed=7, shuffled=("histories",))
     for split in req:
         assert all(np.array_equal(x, y) for x, y in zip(a[split], b[split].tokens))
+
+
+class _CountingTokenizer:
+    """A transformers-like fast tokenizer (serialisable identity) that counts its encode calls."""
+
+    def __init__(self, ident="v1"):
+        self.calls = 0
+
+        class _Backend:
+            def to_str(self_inner):
+                return json.dumps({"model": ident})
+        self.backend_tokenizer = _Backend()
+
+    def convert_tokens_to_ids(self, tokens):     # marks it as a transformers tokenizer
+        return tokens
+
+    def __call__(self, text, add_special_tokens=False):
+        self.calls += 1
+        return {"input_ids": [ord(c) % 97 for c in text]}
+
+
+def test_tokenisation_is_cached_by_content_and_tokenizer(tmp_path, monkeypatch):
+    """Second read: no encode call, same tokens; another tokenizer identity or text: tokenised again."""
+    monkeypatch.setenv("LOGITRANK_CACHE", str(tmp_path / "cache"))
+    tok = _CountingTokenizer()
+    first = read_corpus(DATA, tok)
+    n = tok.calls
+    assert n == len(first.documents) and list((tmp_path / "cache" / "corpus" / "tokens").glob("*.npz"))
+    again = read_corpus(DATA, tok)
+    assert tok.calls == n
+    assert all(np.array_equal(a, b) for a, b in zip(first.tokens, again.tokens))
+    assert all(np.array_equal(a, [ord(c) % 97 for c in text]) for a, text in
+               zip(again.tokens, [corpus_mod._read_document(DATA / d) for d in again.documents]))
+    other = _CountingTokenizer("v2")
+    read_corpus(DATA, other)
+    assert other.calls == len(first.documents)
+    d = tmp_path / "texts"
+    d.mkdir()
+    (d / "a.txt").write_text("a different text")
+    read_corpus(d, tok)
+    assert tok.calls == n + 1
+    plain_calls = []
+    read_corpus(d, lambda t: plain_calls.append(t) or [1, 2])   # a plain callable is never cached
+    read_corpus(d, lambda t: plain_calls.append(t) or [1, 2])
+    assert len(plain_calls) == 2

@@ -86,9 +86,17 @@ def test_rank_curves_result_normalises_the_real_input(tmp_path):
     from logitrank.experiments import synthetic_vs_real_rank_curves as exp
     real = tmp_path / "real"
     real.mkdir()
+    import dataclasses
+
+    from logitrank.experiments.real_spectrum import ModelSpectrum, RealSpectrumResult
     s = {"trained": np.array([4.0, 2.0, 1.0]), "untrained": np.array([2.0, 1.5, 1.0])}
+    spectra = {}
     for label, sv in s.items():
-        np.savez(real / f"analysis_{label}.npz", singular_values=sv, alpha=0.6, alpha_err=0.1)
+        kw = {f.name: np.zeros(2) for f in dataclasses.fields(ModelSpectrum)}
+        kw.update(singular_values=sv, alpha=0.6, alpha_err=0.1, is_power_law=True, seconds=0.0, tokens=0)
+        spectra[label] = ModelSpectrum(**kw)
+    RealSpectrumResult(**spectra, matrix_trained=np.zeros((3, 4), np.float32), column_tokens=np.zeros((2, 2)),
+                       histories=np.zeros((3, 2)), futures=np.zeros((2, 2)), config={}, threads_used=1).save(real)
     cfg = exp.RankCurvesConfig(vocab_size=3, history_length=2, n_histories=8, n_futures=4, max_future_length=1,
                                dims=(1,), hmm_states=(2,), alphas=(0.5,))
     r = _roundtrip(exp, cfg, tmp_path / "out", {"real_spectrum": real})

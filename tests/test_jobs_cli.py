@@ -1,5 +1,6 @@
 """The main-job runner (cached, resumable) and the CLI (--help everywhere, clean errors)."""
 
+import dataclasses
 import sys
 import types
 
@@ -11,26 +12,46 @@ from logitrank.cli import app
 from logitrank.errors import InvalidInputError
 
 
-def _fake_provider(monkeypatch, calls, fail_on=None):
-    from logitrank.io import atomic_write_json
+@dataclasses.dataclass(frozen=True)
+class _Cfg:
+    x: int = 1
 
+
+@dataclasses.dataclass(frozen=True)
+class _Res:
+    x: int
+
+    def save(self, out_dir):
+        from logitrank.io import atomic_write_json
+        atomic_write_json(out_dir / "r.json", {"x": self.x})
+
+    @classmethod
+    def load(cls, d):
+        from logitrank.io import read_json
+        return cls(**read_json(d / "r.json"))
+
+
+def _fake_figures(monkeypatch, name, claims):
+    fig = types.ModuleType(f"logitrank.paper_figs.{name}")
+    fig.plot = lambda rdir, fdir: []
+    fig.claims = claims
+    monkeypatch.setitem(sys.modules, f"logitrank.paper_figs.{name}", fig)
+
+
+def _fake_provider(monkeypatch, calls, fail_on=None):
     def compute(name):
         def run(cfg, out):
             calls.append(name)
             if name == fail_on:
                 raise KeyboardInterrupt("simulated kill")
-            atomic_write_json(out / "r.json", {"x": cfg["x"]})
+            return _Res(cfg.x)
         return run
 
-    fig = types.ModuleType("logitrank.paper_figs._fake")
-    fig.plot = lambda rdir, fdir: []
-    fig.claims = lambda rdir: [jobs.Claim("logits", f"claim {rdir.parent.name}", "1", "1", "s", "yes")]
-    monkeypatch.setitem(sys.modules, "logitrank.paper_figs._fake", fig)
-    prov = types.ModuleType("_fake_jobs")
-    prov.JOBS = [jobs.Job(n, "logits", n, lambda p: {"x": 1}, compute(n), "_fake") for n in ("a", "b", "c")]
-    monkeypatch.setitem(sys.modules, "_fake_jobs", prov)
-    monkeypatch.setattr(jobs, "EXPERIMENT_PACKAGES", ())
-    monkeypatch.setattr(jobs, "LEGACY_PROVIDERS", (("_fake_jobs", 0),))
+    _fake_figures(monkeypatch, "_fake",
+                  lambda rdir: [jobs.Claim("logits", f"claim {rdir.parent.name}", "1", "1", "s", "yes")])
+    exps = [jobs.Experiment(n, "logits", n, i, {"quick": _Cfg(), "full": _Cfg()}, compute(n), _Res, "_fake")
+            for i, n in enumerate(("a", "b", "c"))]
+    monkeypatch.setattr(jobs, "all_jobs", lambda: exps)
 
 
 def test_killed_run_resumes_without_redoing_finished_jobs(tmp_path, monkeypatch):
@@ -77,26 +98,24 @@ def test_rank_command_runs():
 
 
 def test_job_inputs_run_first_and_enter_the_key(tmp_path, monkeypatch):
-    from logitrank.io import atomic_write_json, read_json
     seen = {}
+    value = {"v": 1}
 
     def producer(cfg, out):
-        atomic_write_json(out / "v.json", {"v": cfg["v"]})
+        return _Res(value["v"])
 
     def consumer(cfg, out, inputs):
-        seen["v"] = read_json(inputs["p"] / "v.json")["v"]
+        seen["v"] = _Res.load(inputs["p"]).x
+        return _Res(0)
 
-    fig = types.ModuleType("logitrank.paper_figs._fake2")
-    fig.plot = lambda rdir, fdir: []
-    fig.claims = lambda rdir: []
-    monkeypatch.setitem(sys.modules, "logitrank.paper_figs._fake2", fig)
-    value = {"v": 1}
-    prov = types.ModuleType("_fake_jobs2")
-    prov.JOBS = [jobs.Job("c", "logits", "c", lambda p: {}, consumer, "_fake2", inputs=("p",)),
-                 jobs.Job("p", "logits", "p", lambda p: dict(value), producer, "_fake2")]
-    monkeypatch.setitem(sys.modules, "_fake_jobs2", prov)
-    monkeypatch.setattr(jobs, "EXPERIMENT_PACKAGES", ())
-    monkeypatch.setattr(jobs, "LEGACY_PROVIDERS", (("_fake_jobs2", 0),))
+    _fake_figures(monkeypatch, "_fake2", lambda rdir: [])
+
+    def exps():            # re-read: the producer's config follows ``value``
+        return [jobs.Experiment("c", "logits", "c", 1, {"quick": _Cfg(), "full": _Cfg()}, consumer, _Res,
+                                "_fake2", inputs=("p",)),
+                jobs.Experiment("p", "logits", "p", 0, {"quick": _Cfg(value["v"]), "full": _Cfg()}, producer,
+                                _Res, "_fake2")]
+    monkeypatch.setattr(jobs, "all_jobs", exps)
     kw = dict(results_root=tmp_path / "r", figures_dir=tmp_path / "f", results_md=tmp_path / "R.md",
               log=lambda s: None)
     jobs.run_jobs(only=["c"], **kw)
@@ -169,7 +188,6 @@ def _fake_experiment_package(tmp_path, monkeypatch, xs=(1, 2)):
                                           "1", "1", "s", "yes")]
     monkeypatch.setitem(sys.modules, "logitrank.paper_figs._fake3", fig)
     monkeypatch.setattr(jobs, "EXPERIMENT_PACKAGES", ("fake_experiments_pkg",))
-    monkeypatch.setattr(jobs, "LEGACY_PROVIDERS", ())
 
 
 def test_experiments_are_discovered_and_ordered_by_their_order_key(tmp_path, monkeypatch):

@@ -114,3 +114,33 @@ def test_helper_and_bad_input(lm):
         LinGenDecoder(lm, H, history_batch=0)
     with pytest.raises(InvalidInputError):
         LinGenDecoder(lm, [np.array([3, 99])])       # token outside the vocabulary, before any forward
+
+
+@pytest.mark.parametrize("n_hist, method", [(10, "lstsq"), (10, "ridge"), (48, "lstsq"), (48, "min_norm")])
+def test_hidden_space_next_token_fit_equals_the_explicit_full_vocabulary_fit(n_hist, method):
+    """The next-token-only LINGEN fit done in d_model dimensions equals the fit on the explicit
+    |H| × |Σ| matrix of centered next-token logits (built here from the model's own logits,
+    centered by hand), below (|H| < d: same coefficients) and above the hidden size (|H| > d: the
+    explicit float32 logits carry rounding noise of relative size ~1e-7 outside the d-dim row space,
+    which least squares fits; so there the fitted logits vᵀL and residuals are compared, and the
+    coefficients of the truncated pseudo-inverse, which cuts that noise, on both sides)."""
+    from logitrank.real_models.lingen_decoder import centered_unembedding, next_token_states
+    from logitrank.theory.lingen import LinGen, hidden_space_rows
+    lm = tiny_llama(seed=3)
+    rng = np.random.default_rng(1)
+    H = [rng.integers(2, 64, size=5) for _ in range(n_hist)]
+    target = rng.integers(2, 64, size=7)
+    raw = lm.next_token_logits(np.stack(H))                         # (|H|, V) raw logits
+    explicit = raw - raw.mean(axis=1, keepdims=True)
+    raw_t = lm.next_token_logits(target[None])[0]
+    y = raw_t - raw_t.mean()
+    kw = {"rtol": 1e-5} if method == "min_norm" else {}
+    ref = LinGen(method=method, **kw).fit(explicit, y)
+    Psi_c = centered_unembedding(lm)
+    rows, yt = hidden_space_rows(next_token_states(lm, H), next_token_states(lm, [target])[0], Psi_c.T @ Psi_c)
+    assert rows.shape == (n_hist, 32)
+    got = LinGen(method=method, **kw).fit(rows, yt)
+    assert np.allclose(got.coef_ @ explicit, ref.coef_ @ explicit, atol=1e-4 * np.abs(y).max())
+    assert abs(got.residual_ - ref.residual_) < 1e-4
+    if n_hist < 32 or method == "min_norm":
+        assert np.allclose(got.coef_, ref.coef_, atol=1e-4 * max(1.0, np.abs(ref.coef_).max()))

@@ -12,9 +12,8 @@ from logitrank.experiments import Experiment
 from logitrank.jobs import all_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Figure modules of the legacy real-model jobs (logit_jobs) read result files by key until
-#: they become experiments too.
-LEGACY_FIGURES = {"real_spectrum", "real_principal_angles", "real_lingen"}
+#: Every figure module reads typed results now (issue 10 step two done); none is legacy.
+LEGACY_FIGURES: set[str] = set()
 LEGACY_ALLOWED = ("__future__", "pathlib", "json", "math", "csv", "numpy", "matplotlib", "logitrank.jobs",
                   "logitrank.io", "logitrank.paper_figs", "logitrank.sim.paper_numbers")
 #: A figure module imports only: result types (and the Experiment record naming it) from

@@ -32,9 +32,6 @@ def test_pyproject_maps_every_subpackage():
 # --- the import contract (static: every import statement, function-level ones included) -------------
 #: The application layer: experiments, commands and the modules that run or assemble them.
 APPLICATION = ("logitrank.experiments", "logitrank.commands", "logitrank.cli", "logitrank.jobs")
-#: Real-model application code still inside sim/ and real_models/; once it moves too, the xfail
-#: below turns into an XPASS (strict: an error) and is flipped.
-STEP_TWO = ("real_models/logit_jobs.py",)
 
 
 def _imports(path: Path) -> set[str]:
@@ -64,14 +61,7 @@ def test_theory_imports_neither_torch_nor_the_other_layers():
 
 
 def test_sim_and_real_models_are_siblings_below_the_application_layer():
-    """sim/ and real_models/ import neither each other nor the application layer (step-two files aside)."""
-    assert _violations("sim", ("logitrank.real_models",) + APPLICATION, skip=STEP_TWO) == []
-    assert _violations("real_models", ("logitrank.sim",) + APPLICATION, skip=STEP_TWO) == []
-
-
-@pytest.mark.xfail(strict=True, reason="real-model application code still in sim/ and real_models/ "
-                   "(real_models/logit_jobs.py) moves in step two of issue 10")
-def test_sim_and_real_models_are_siblings_including_step_two_files():
+    """sim/ and real_models/ import neither each other nor the application layer (every file)."""
     assert _violations("sim", ("logitrank.real_models",) + APPLICATION) == []
     assert _violations("real_models", ("logitrank.sim",) + APPLICATION) == []
 

@@ -1,59 +1,119 @@
-"""The real-model figure modules draw and state claims from saved results (synthetic stand-ins)."""
+"""The real-model figure modules draw and state claims from typed results (synthetic stand-ins)."""
 
+import dataclasses
 import json
 
 import numpy as np
+import pytest
 
-from logitrank.io import atomic_save_npz
-from logitrank.jobs import Claim
+from logitrank.experiments import Claim
+from logitrank.experiments.real_lingen import METHODS, OptionResult, RealLingenConfig, RealLingenResult
+from logitrank.experiments.real_principal_angles import RealAnglesConfig, RealAnglesResult
+from logitrank.experiments.real_spectrum import ModelSpectrum, RealSpectrumConfig, RealSpectrumResult
 from logitrank.paper_figs import real_lingen, real_principal_angles, real_spectrum
-from logitrank.real_models.logit_jobs import JOBS, angles_config, lingen_config, spectrum_config
 
 
-def _spectrum_results(d, alpha_t, alpha_u):
-    for lab, a in (("trained", alpha_t), ("untrained", alpha_u)):
-        s = np.arange(1, 41) ** -a
-        atomic_save_npz(d / f"analysis_{lab}.npz", singular_values=s, alpha=np.array(a), alpha_err=np.array(0.01),
-                        log_scale=np.array(0.0), fit_range=np.array([1, 20]), factors=np.array([1, 2, 4]),
-                        alpha_mean=np.array([a, a + 0.01, a - 0.01]), alpha_std=np.array([0, 0.01, 0.02]),
-                        ranks=np.array([1, 2, 4, 8]), average_kl=np.array([0.4, 0.2, 0.1, 0.05]),
-                        frobenius_bound=np.array([1.0, 0.5, 0.3, 0.1]))
-    (d / "summary.json").write_text(json.dumps({
-        "config": spectrum_config("quick"), "trained": {"shape": [40, 1600], "fit_range": [1, 20]}}))
+def _model_spectrum(alpha, low, high, power_law=True):
+    s = np.arange(1, 41) ** -alpha
+    return ModelSpectrum(
+        singular_values=s, alpha=alpha, alpha_low=low, alpha_high=high, alpha_err=0.01, log_scale=0.0,
+        fit_range=np.array([2, 20]), alpha_lower_half=alpha, alpha_upper_half=alpha,
+        gof_relative_disagreement=0.0 if power_law else 1.2, gof_r_squared=1.0, is_power_law=power_law,
+        sweep_histories=np.array([5, 10, 20, 40]), sweep_columns=np.array([200, 400, 800, 1600]),
+        sweep_alpha=np.full(4, alpha), sweep_low=np.full(4, low), sweep_high=np.full(4, high),
+        sweep_is_power_law=np.array([False, True, True, power_law]), subsample_factors=np.array([1, 2, 4]),
+        subsample_alpha_mean=np.array([alpha, alpha + 0.01, alpha - 0.01]), subsample_alpha_std=np.array([0, .01, .02]),
+        ranks=np.array([1, 2, 4, 8]), average_kl=np.array([0.4, 0.2, 0.1, 0.05]),
+        frobenius_bound=np.array([1.0, 0.5, 0.3, 0.1]), seconds=1.0, tokens=100)
 
 
-def test_spectrum_figure_and_verdicts(tmp_path):
-    _spectrum_results(tmp_path, 0.55, 0.40)
+def _spectrum(d, trained, untrained):
+    RealSpectrumResult(trained=trained, untrained=untrained, matrix_trained=np.zeros((40, 1600), np.float32),
+                       column_tokens=np.zeros((32, 50), np.int64), histories=np.zeros((40, 8), np.int64),
+                       futures=np.zeros((32, 4), np.int64), config=dataclasses.asdict(RealSpectrumConfig()),
+                       threads_used=1).save(d)
+
+
+@pytest.mark.parametrize("t, u, verdict", [
+    ((0.56, 0.52, 0.60), (0.40, 0.35, 0.45), "yes"),
+    ((0.56, 0.48, 0.60), (0.40, 0.35, 0.45), "partly"),     # trained interval straddles 1/2, still above twin
+    ((0.52, 0.45, 0.60), (0.50, 0.42, 0.58), "inconclusive"),
+    ((0.40, 0.35, 0.45), (0.55, 0.52, 0.60), "no"),
+])
+def test_spectrum_verdict_uses_the_intervals(tmp_path, t, u, verdict):
+    _spectrum(tmp_path, _model_spectrum(*t), _model_spectrum(*u))
+    cl = real_spectrum.claims(tmp_path)
+    assert all(isinstance(c, Claim) for c in cl)
+    assert cl[0].verdict == verdict and f"{t[0]:.3f} [{t[1]:.3f}, {t[2]:.3f}]" in cl[0].ours
+
+
+def test_spectrum_that_is_not_a_power_law_is_reported(tmp_path):
+    _spectrum(tmp_path, _model_spectrum(0.56, 0.52, 0.60), _model_spectrum(0.08, 0.02, 0.14, power_law=False))
     paths = real_spectrum.plot(tmp_path, tmp_path / "figs")
     assert all(p.exists() for p in paths)
     cl = real_spectrum.claims(tmp_path)
-    assert all(isinstance(c, Claim) for c in cl)
-    assert cl[0].verdict == "yes" and "0.550" in cl[0].ours
-    _spectrum_results(tmp_path, 0.45, 0.50)
-    assert real_spectrum.claims(tmp_path)[0].verdict == "no"
+    assert cl[0].verdict == "inconclusive" and "power law: NO" in cl[0].ours
+    assert "not a power law" in cl[1].ours
 
 
-def test_angles_and_lingen_figures(tmp_path):
-    atomic_save_npz(tmp_path / "angles.npz", n_histories=np.array(40), n_futures=np.array(30), k=np.array(50),
-                    **{"real_vs_nonsense/5": np.array([1, .99, .95, .9, .8]), "random/5": np.full(5, 0.3)})
+def test_angles_figure_and_interval_verdict(tmp_path):
+    def save(lo):
+        RealAnglesResult(ranks=np.array([5]), cosines=[np.array([1, .99, .95, .9, .8])], mean_low=np.array([lo]),
+                         mean_high=np.array([0.95]), random_cosines=[np.full(5, 0.3)],
+                         random_mean_low=np.array([0.25]), random_mean_high=np.array([0.35]), n_histories=40,
+                         n_futures=30, k=50, config=dataclasses.asdict(RealAnglesConfig()), threads_used=1).save(tmp_path)
+    save(0.85)
     assert real_principal_angles.plot(tmp_path, tmp_path / "f")[0].exists()
     assert real_principal_angles.claims(tmp_path)[0].verdict == "yes"
-    (tmp_path / "config.json").write_text(json.dumps(lingen_config("quick")))
+    save(0.30)                                      # interval overlaps the random baseline
+    assert real_principal_angles.claims(tmp_path)[0].verdict == "no"
+
+
+def _lingen(d, lingen_interval, other_interval):
     rng = np.random.default_rng(0)
-    for opt in ("in_distribution", "nonsense"):
-        atomic_save_npz(tmp_path / f"lingen_{opt}.npz", lingen=rng.random((2, 15)) * 0.1,
-                        next_token_only=rng.random((2, 15)), last_m_tokens=rng.random((2, 15)) * 2)
+    lo = np.array([lingen_interval[0], other_interval[0], other_interval[0]])
+    hi = np.array([lingen_interval[1], other_interval[1], other_interval[1]])
+    opt = OptionResult(lingen=rng.random((6, 15)) * 0.1, next_token_only=rng.random((6, 15)),
+                       last_m_tokens=rng.random((6, 15)) * 2, total_low=lo, total_high=hi,
+                       residual_lingen=np.zeros(3), residual_next_token_only=np.zeros(3))
+    sizes = np.array([48, 144, 640, 1152])
+    step1 = np.array([[0.5, 0.3, 1e-5, 1e-6], [0.6, 0.4, 1e-5, 1e-6]])
+    RealLingenResult(options={"in_distribution": opt, "nonsense": opt}, sweep_sizes=sizes, sweep_step1=step1,
+                     sweep_step1_low=step1 * 0.9, sweep_step1_high=step1 * 1.1,
+                     sweep_total=np.array([[3.0, 2.0, 1.0, np.nan], [4.0, 3.0, 2.0, np.nan]]),
+                     sweep_total_samples=np.array([3, 3, 6, 0]), d_model=576,
+                     config=dataclasses.asdict(RealLingenConfig()), threads_used=1).save(d)
+
+
+@pytest.mark.parametrize("lingen, other, verdict", [((1.0, 2.0), (5.0, 9.0), "yes"), ((1.0, 6.0), (5.0, 9.0),
+                                                     "inconclusive"), ((10.0, 12.0), (5.0, 9.0), "no")])
+def test_lingen_figure_and_interval_verdicts(tmp_path, lingen, other, verdict):
+    _lingen(tmp_path, lingen, other)
     assert real_lingen.plot(tmp_path, tmp_path / "f")[0].exists()
     cl = real_lingen.claims(tmp_path)
-    assert [c.verdict for c in cl] == ["yes", "yes"]
-    assert "2.85" in real_lingen.table_markdown(tmp_path)
+    assert [c.verdict for c in cl[:2]] == [verdict, verdict]
+    assert "2.85" in cl[0].paper and "4.95" in cl[1].paper
+    assert cl[2].verdict == "yes" and "|H| = 1152" in cl[2].ours
+    r = RealLingenResult.load(tmp_path)
+    assert set(r.options) == {"in_distribution", "nonsense"} and r.options["nonsense"].interval("lingen") == lingen
+    assert METHODS == ("lingen", "next_token_only", "last_m_tokens")
 
 
-def test_job_configs_are_serialisable():
-    for job in JOBS:
+def test_configs_are_serialisable_and_sized_by_the_theory():
+    from logitrank.experiments import real_lingen as exp_lingen
+    from logitrank.experiments import real_principal_angles as exp_angles
+    from logitrank.experiments import real_spectrum as exp_spectrum
+    for mod in (exp_spectrum, exp_angles, exp_lingen):
         for profile in ("quick", "full"):
-            json.dumps(job.config(profile))
-    assert angles_config("quick")["ranks"]
+            json.dumps(dataclasses.asdict(mod.EXPERIMENT.config(profile)))
+    for profile, factor in (("quick", 1.1), ("full", 4)):
+        cfg = exp_lingen.EXPERIMENT.config(profile)
+        assert cfg.n_histories >= factor * 576 and cfg.target_length >= 32
+        assert max(cfg.sweep_sizes) >= 2 * 576 and min(cfg.sweep_sizes) <= 48
+    assert exp_lingen.EXPERIMENT.config("quick").n_targets * exp_lingen.EXPERIMENT.config("quick").n_samples > 4
+    full = exp_lingen.EXPERIMENT.config("full")
+    assert (full.n_targets, full.n_samples) == (50, 5)
+    assert exp_spectrum.EXPERIMENT.config("full").n_histories == exp_spectrum.EXPERIMENT.config("full").n_futures == 1024
 
 
 def test_real_cli_has_help():

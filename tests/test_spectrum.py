@@ -91,3 +91,40 @@ def test_principal_angles():
     assert rand.max() < 0.6
     with pytest.raises(InvalidInputError, match="same rows"):
         principal_angle_cosines(A, A[:10], 2)
+
+
+def _power_law_matrix(rng, n, m, alpha):
+    U, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    V, _ = np.linalg.qr(rng.normal(size=(m, n)))
+    return (U * np.arange(1, n + 1) ** -alpha) @ V.T
+
+
+def test_power_law_check_flags_gaussian_matrices_and_passes_power_laws():
+    """Theorem-free calibration: Marchenko–Pastur spectra (i.i.d. Gaussian) are not power laws; exact
+    power laws and power laws under 10% multiplicative noise are.
+
+    Independent computation: the half-range slopes are refitted here with np.polyfit (weights 1/i,
+    i.e. sqrt weights 1/sqrt(i) for polyfit) on log σ vs log i.
+    """
+    from logitrank.theory.spectrum import power_law_check
+    rng = np.random.default_rng(3)
+    for shape in [(128, 3200), (256, 1600), (300, 300), (64, 64)]:
+        s = np.linalg.svd(rng.normal(size=shape), compute_uv=False)
+        chk = power_law_check(s)
+        assert not chk.is_power_law, shape
+        lo, hi = max(2, int(np.ceil(0.01 * len(s)))), len(s) // 2
+        i = np.arange(lo, hi + 1)
+        mid = np.sqrt(lo * hi)
+        slopes = []
+        for sel in (i <= mid, i >= mid):
+            x, y = np.log(i[sel]), np.log(s[i[sel] - 1])
+            slopes.append(-np.polyfit(x, y, 1, w=1 / np.sqrt(i[sel]))[0])
+        assert np.allclose([chk.alpha_lower, chk.alpha_upper], slopes, atol=1e-8)
+        assert chk.relative_disagreement > 1.0
+    for alpha in (0.3, 0.5, 0.8):
+        L = _power_law_matrix(rng, 200, 800, alpha)
+        assert power_law_check(np.linalg.svd(L, compute_uv=False)).is_power_law
+        s = np.arange(1, 201) ** -alpha * np.exp(0.1 * rng.normal(size=200))
+        assert power_law_check(np.sort(s)[::-1]).is_power_law
+    with pytest.raises(InvalidInputError):
+        power_law_check(np.arange(1, 50) ** -0.5, rtol=0)

@@ -28,7 +28,7 @@ from logitrank.theory.logit_matrix import centered_logits_of, extended_logit_mat
 from logitrank.theory.sequence_model import SequenceModel, log_softmax, sample_from_logits
 
 __all__ = ["LinGen", "lingen_step_logits", "lingen_generate", "LinGenEvaluation", "lingen_evaluate",
-           "METHODS"]
+           "lingen_score", "hidden_space_rows", "METHODS"]
 
 METHODS = ("lstsq", "ridge", "min_norm")
 
@@ -130,6 +130,106 @@ def _kl_rows(logits_p: np.ndarray, logits_q: np.ndarray) -> np.ndarray:
     return (np.exp(lp) * (lp - lq)).sum(axis=1)
 
 
+def hidden_space_rows(history_states, target_state, unembedding_gram):
+    """Rows with the inner products of the full-vocabulary next-token rows, in d dimensions.
+
+    For a transformer the centered next-token logits are L[· | p] = Ψ_c φ(p) (the SPEC's
+    bridge; Ψ_c the centered unembedding, (|Σ|, d), φ(p) the final hidden state), so the
+    next-token-only LINGEN fit regresses ℓ_target = Ψ_c φ_t on the rows Ψ_c φ_h of
+    L(H, {∅}) — a |H| × |Σ| matrix. With G = Ψ_cᵀΨ_c = U Λ Uᵀ and R = Λ^{1/2} Uᵀ
+    (Ψ_c = Q R, Q orthonormal), the rows Φ_H Rᵀ (|H| × d) and target R φ_t have the same
+    Gram matrix, the same products with the target and the same residual norms as the
+    full-vocabulary ones, so every :class:`LinGen` method gives the same coefficients and
+    residual without a |H| × |Σ| matrix.
+
+    Parameters
+    ----------
+    history_states : (|H|, d) final hidden states φ(h).
+    target_state : (d,) final hidden state φ(h_target).
+    unembedding_gram : (d, d) G = Ψ_cᵀ Ψ_c of the centered unembedding Ψ_c = Ψ − 1ψ̄ᵀ.
+
+    Returns
+    -------
+    (rows, target) : (|H|, d) and (d,), to pass to :meth:`LinGen.fit`.
+
+    References
+    ----------
+    Golowich, Liu, Shetty (2025), §3, Algorithm 1 (the next-token-only baseline: F = {∅}) and
+    the identity L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄) (their reviewer 2; Def. 2.1).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> Psi = rng.normal(size=(50, 4)); Psi_c = Psi - Psi.mean(0)
+    >>> Phi, phi = rng.normal(size=(6, 4)), rng.normal(size=4)
+    >>> rows, y = hidden_space_rows(Phi, phi, Psi_c.T @ Psi_c)
+    >>> v_small = LinGen().fit(rows, y).coef_
+    >>> v_full = LinGen().fit(Phi @ Psi_c.T, Psi_c @ phi).coef_
+    >>> bool(np.allclose(v_small, v_full))
+    True
+    """
+    Phi = np.asarray(history_states, dtype=np.float64)
+    phi = np.asarray(target_state, dtype=np.float64).ravel()
+    G = np.asarray(unembedding_gram, dtype=np.float64)
+    d = G.shape[0] if G.ndim == 2 else -1
+    if G.shape != (d, d) or Phi.ndim != 2 or Phi.shape[1] != d or phi.shape != (d,):
+        raise InvalidInputError(f"need history_states (|H|, d), target_state (d,) and unembedding_gram (d, d); "
+                                f"got {Phi.shape}, {phi.shape}, {G.shape}")
+    lam, U = np.linalg.eigh((G + G.T) / 2)
+    R = np.sqrt(np.clip(lam, 0.0, None))[:, None] * U.T          # G = Rᵀ R
+    return Phi @ R.T, R @ phi
+
+
+def lingen_score(model: SequenceModel, target, histories, coefs: dict, *, n_steps: int = 15,
+                 n_samples: int = 5, rng: np.random.Generator, last_m: int | None = 5,
+                 residual: dict | None = None) -> LinGenEvaluation:
+    """Generate with fitted LINGEN coefficients and score per-step KL against the true model.
+
+    The generation half of :func:`lingen_evaluate`, for coefficients fitted elsewhere (e.g.
+    one history matrix shared by many targets, or the next-token-only fit done in hidden
+    space by :func:`hidden_space_rows`). ``model`` answers the history queries h ∘ z (it may
+    be an incremental decoder over H) and, only to score, the target's true distributions.
+
+    Parameters
+    ----------
+    coefs : ``{method name: (|H|,) coefficients}``, generated in this order.
+    last_m : add the ``"last_m_tokens"`` baseline (the true model on the last m prompt
+        tokens) after the fitted methods; ``None`` leaves it out.
+    residual : fit residuals to carry into the result.
+
+    Returns
+    -------
+    LinGenEvaluation; KL(P_true ‖ P_method) along trajectories sampled from the method.
+
+    References
+    ----------
+    Golowich, Liu, Shetty (2025), §3, Algorithm 1 and Figs. 1b, 6 (15 steps, per-step KL).
+    """
+    target = np.asarray(target, dtype=np.int64).reshape(-1)
+    if n_steps < 1 or n_samples < 1:
+        raise InvalidInputError(f"need n_steps >= 1 and n_samples >= 1, got {n_steps}, {n_samples}")
+    H = list(histories)
+    methods = list(coefs) + (["last_m_tokens"] if last_m is not None else [])
+    per_step, samples = {}, {}
+    short = target[-last_m:] if last_m else target[:0]
+    for name in methods:
+        gen = np.zeros((n_samples, 0), dtype=np.int64)
+        kls = []
+        for _ in range(n_steps):
+            true_logits = centered_logits_of(model, [np.concatenate([target, z]) for z in gen])
+            if name == "last_m_tokens":
+                logits = centered_logits_of(model, [np.concatenate([short, z]) for z in gen])
+            else:
+                logits = lingen_step_logits(model, H, coefs[name], gen)
+            kls.append(_kl_rows(true_logits, logits))
+            gen = np.concatenate([gen, sample_from_logits(logits, rng)[:, None]], axis=1)
+        per_step[name] = np.mean(kls, axis=1)
+        samples[name] = gen
+    return LinGenEvaluation(
+        per_step_kl=per_step, total_kl={m: float(v.sum()) for m, v in per_step.items()},
+        residual=dict(residual or {}), samples=samples, n_steps=n_steps, n_samples=n_samples)
+
+
 def lingen_evaluate(model: SequenceModel, target, histories, futures, *, n_steps: int = 15,
                     n_samples: int = 5, rng: np.random.Generator, rule: str = "full",
                     k: int | None = None, method: str = "lstsq", ridge: float = 1e-6,
@@ -167,23 +267,7 @@ def lingen_evaluate(model: SequenceModel, target, histories, futures, *, n_steps
         row0 = matrix_fn(model, [target], [np.zeros(0, np.int64)], rule="full").values[0]
         fits["next_token_only"] = LinGen(method=method, ridge=ridge).fit(M0.values, row0)
 
-    methods = list(fits) + (["last_m_tokens"] if "last_m_tokens" in baselines else [])
-    per_step, samples = {}, {}
-    short = target[-last_m:] if last_m > 0 else target[:0]
-    for name in methods:
-        gen = np.zeros((n_samples, 0), dtype=np.int64)
-        kls = []
-        for _ in range(n_steps):
-            true_logits = centered_logits_of(model, [np.concatenate([target, z]) for z in gen])
-            if name == "last_m_tokens":
-                logits = centered_logits_of(model, [np.concatenate([short, z]) for z in gen])
-            else:
-                logits = lingen_step_logits(model, H, fits[name].coef_, gen)
-            kls.append(_kl_rows(true_logits, logits))
-            gen = np.concatenate([gen, sample_from_logits(logits, rng)[:, None]], axis=1)
-        per_step[name] = np.mean(kls, axis=1)
-        samples[name] = gen
-    return LinGenEvaluation(
-        per_step_kl=per_step, total_kl={m: float(v.sum()) for m, v in per_step.items()},
-        residual={m: f.residual_ for m, f in fits.items()}, samples=samples,
-        n_steps=n_steps, n_samples=n_samples)
+    return lingen_score(model, target, H, {m: f.coef_ for m, f in fits.items()}, n_steps=n_steps,
+                        n_samples=n_samples, rng=rng,
+                        last_m=last_m if "last_m_tokens" in baselines else None,
+                        residual={m: f.residual_ for m, f in fits.items()})

@@ -1,6 +1,6 @@
 """Normalised singular-value curves of synthetic models next to SmolLM2 and its random-init twin.
 
-Reads the ``real_spectrum`` results (a legacy real-model job until step two of issue 10).
+Reads the ``real_spectrum`` result (:class:`~logitrank.experiments.real_spectrum.RealSpectrumResult`).
 Its figure module (``paper_figs/synthetic_vs_real.py``) still reads ``catalogue.npz`` by key;
 the result keeps that file layout so the figure and cached results stay valid.
 
@@ -59,11 +59,12 @@ def compute(config: RankCurvesConfig, out_dir: Path | None = None,
             inputs: dict[str, Path] | None = None) -> RankCurvesResult:
     """Synthetic spectra (:func:`logitrank.sim.experiments.synthetic_spectra`) plus the real curves."""
     res = synthetic_spectra(**dataclasses.asdict(config))
+    from logitrank.experiments.real_spectrum import RealSpectrumResult
+    spec = RealSpectrumResult.load(Path(inputs["real_spectrum"]))
     real = {}
     for label in ("trained", "untrained"):
-        with np.load(Path(inputs["real_spectrum"]) / f"analysis_{label}.npz") as a:
-            s = a["singular_values"]
-            real[label] = (s / s[0], float(a["alpha"]), float(a["alpha_err"]))
+        a = getattr(spec, label)
+        real[label] = (a.singular_values / a.singular_values[0], a.alpha, a.alpha_err)
     return RankCurvesResult(
         labels=res["labels"], curves=res["curves"], alpha=res["alpha"], shape=res["shape"],
         real_trained=real["trained"][0], real_untrained=real["untrained"][0],
