@@ -82,8 +82,10 @@ class RemovalResult(SavedResult):
 
 def heldout_text(lm: HFCausalLM, config: RemovalConfig) -> tuple[np.ndarray, tuple[tuple[str, int], ...]]:
     """The evaluated sequences ``(n_windows, n_prefix + length)`` (prefix tokens, then a corpus window) and their sources."""
+    # One window per segment of ``length`` tokens: the windows land in randomly ordered segments
+    # across the whole corpus instead of sharing one 512-token segment of one play.
     windows = read_corpus(config.text, lm).windows({"heldout": (config.n_windows, config.length)},
-                                                   seed=config.seed)["heldout"]
+                                                   seed=config.seed, segment_tokens=config.length)["heldout"]
     prefix = np.asarray(lm.prefix_tokens, dtype=np.int64)
     tokens = np.stack([np.concatenate([prefix, w]) for w in windows.tokens])
     return tokens, tuple((str(d), int(s)) for d, s in windows.sources)
@@ -119,4 +121,4 @@ def compute(config: RemovalConfig, out_dir: Path, inputs=None) -> RemovalResult:
 EXPERIMENT = Experiment(
     name="weights_removal", lens="weights", order=502,
     title="Perplexity change when one singular-value decile is removed (SmolLM2)",
-    profiles=PROFILES, compute=compute, result_type=RemovalResult, figure_module="weights_removal", version=2)
+    profiles=PROFILES, compute=compute, result_type=RemovalResult, figure_module="weights_removal", version=3)
