@@ -63,14 +63,15 @@ def test_weights_activations_round_trip_and_threads(tmp_path, tiny):
 
 
 def test_removal_perplexity_is_measured_on_held_out_corpus_text(tmp_path, tiny):
-    """Base PPL = exp(mean NLL) of the corpus windows (BOS + window), recomputed here from the logits."""
+    """Base PPL = exp(mean NLL) of the corpus windows (BOS + window, one window per segment of
+    ``length`` tokens), recomputed here from the logits."""
     from logitrank.experiments import weights_removal as exp
     from logitrank.real_models.corpus import corpus_windows
     cfg = exp.RemovalConfig(text="tests/data/corpus", n_windows=3, length=10, types=("query", "down"), threads=1)
     r = _roundtrip(exp, cfg, tmp_path)
     assert r.threads == 1 and r.perplexity.shape == (2, 10) and r.n_tokens == 3 * 10 and r.length == 10
     windows = corpus_windows("tests/data/corpus", lambda text: _ByteTokenizer()(text)["input_ids"],
-                             {"heldout": (3, 10)}, seed=cfg.seed)["heldout"]
+                             {"heldout": (3, 10)}, seed=cfg.seed, segment_tokens=10)["heldout"]
     assert _same(r.tokens, np.array([[0, *w] for w in windows]))
     with torch.no_grad():
         logp = torch.log_softmax(tiny.model(torch.from_numpy(r.tokens)).logits[:, :-1].double(), -1)
