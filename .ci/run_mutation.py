@@ -50,8 +50,10 @@ SCOPE: dict[str, list[str]] = {
     "theory/concepts.py": ["tests/test_independent_concepts.py", "tests/test_concepts_model.py"],
     "theory/rmt.py": ["tests/test_independent_rmt.py", "tests/test_independent_rmt_fits.py",
                       "tests/test_rmt_statistics.py"],
-    "real_models/linear_reps.py": ["tests/test_independent_concepts.py", "tests/test_linear_reps_tiny.py"],
-    "real_models/engine.py": ["tests/test_independent_engine.py", "tests/test_engine.py"],
+    "real_models/linear_reps.py": ["tests/test_independent_linear_reps.py", "tests/test_independent_concepts.py",
+                                   "tests/test_linear_reps_tiny.py"],
+    "real_models/engine.py": ["tests/test_independent_engine_gram.py", "tests/test_independent_engine.py",
+                              "tests/test_engine.py", "tests/test_engine_resume.py"],
     "sim/experiments.py": ["tests/test_independent_experiments.py"],
 }
 
