@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pytest
 from scipy import stats
+from test_independent_rmt import _mp_eig_density, _mp_sv_cdf
 
 from logitrank.errors import InvalidInputError
 from logitrank.theory.rmt import (
@@ -32,7 +33,6 @@ from logitrank.theory.rmt import (
     spacing_ratio,
     tracy_widom_margins,
 )
-from test_independent_rmt import _mp_eig_density, _mp_sv_cdf
 
 
 def _raises(message):
