@@ -152,7 +152,9 @@ def main(argv: list[str]) -> int:
                               capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
         # mutmut redraws its progress line with \r; the last redraw is the final count.
-        last = [seg for seg in proc.stdout.replace("\r", "\n").splitlines() if "🎉" in seg]
+        # (With selected functions, the per-mutant listing after "Mutant results" also has 🎉.)
+        head = proc.stdout.partition("Mutant results")[0]
+        last = [seg for seg in head.replace("\r", "\n").splitlines() if "🎉" in seg]
         subprocess.run([sys.executable, "-m", "mutmut", "export-cicd-stats"], cwd=work, capture_output=True)
         stats_file = work / "mutants" / "mutmut-cicd-stats.json"
         stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
