@@ -92,6 +92,8 @@ def test_gram_is_l_l_transpose_of_the_raw_matrix(lm, rows, head, rule):
     _close(g.gram, L @ L.T)
     np.testing.assert_allclose(g.gram, g.gram.T, rtol=1e-12)
     assert (g.n_histories, g.n_futures, g.rule) == (11, 5, rule)
+    # packing is the default: each history once after BOS, then every future token once per history
+    assert g.tokens == sum(1 + len(h) for h in H) + len(H) * sum(len(f) for f in F)
     want_cols = np.tile(np.arange(64), (5, 1)) if cols is None else cols
     np.testing.assert_array_equal(g.column_tokens, want_cols)
     np.testing.assert_allclose(g.singular_values()[:11], np.linalg.svd(L, compute_uv=False), rtol=1e-4,
