@@ -155,7 +155,7 @@ def test_chunk_callback_progress_and_shards(lm, rows, capsys):
     L = _matrix(rows, _topk_average(rows, 3))
     mine = np.concatenate([L[:, :6], L[:, 12:15]], axis=1)        # chunks 0 (futures 0, 1) and 2 (future 4)
     _close(parts[0].gram, mine @ mine.T)
-    LogitMatrixEngine(lm, future_chunk=2, progress=True).gram(H, F, rule="topk_average", k=3)
+    LogitMatrixEngine(lm, future_chunk=2).gram(H, F, rule="topk_average", k=3)      # progress=True by default
     assert "L(H,F) chunks" in capsys.readouterr().err
 
 
@@ -172,6 +172,8 @@ def test_constructor_rejections_and_forced_heads(lm, rows):
     eng = LogitMatrixEngine(lm, head="identity", history_batch=3, max_batch_tokens=5, progress=False)
     assert eng.head_mode == "identity"
     _close(eng.matrix(H, F).values, _matrix(rows))
+    one = LogitMatrixEngine(lm, future_chunk=1, max_batch_tokens=1, history_batch=1, progress=False)
+    _close(one.matrix(H, F).values, _matrix(rows))                # 1 is a valid size for every knob
     no_decoder = tiny_llama(seed=2)
     no_decoder.model.get_decoder = lambda: None
     with _raises("head='identity' needs a model with get_decoder(); use head='logits'"):
