@@ -11,11 +11,20 @@ so the staged (mutated) copy on ``sys.path`` is the one the tests import.
 
 Usage: ``python .ci/run_mutation.py [MODULE ...]`` (default: every module in ``SCOPE``).
 Prints mutmut's own summary line per module and writes ``build/mutation/summary.json``.
+
+``FUNCTIONS`` narrows a module to some of its functions (the real-model modules: only the
+functions that define the engine's centering and Gram, or the concept cosine tables, not
+the plumbing around them). Those names are passed to ``mutmut run`` as mutant-name
+patterns; mutmut still generates every mutant of the file, but runs only the selected
+ones, and its final line then counts the rest as not checked ("?"). The script therefore
+also prints its own line for the selection, in mutmut's format, from mutmut's per-mutant
+result list.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,11 +48,64 @@ SCOPE: dict[str, list[str]] = {
                          "tests/test_isan_rank.py"],
     "theory/representation.py": ["tests/test_independent_theory.py", "tests/test_representation.py"],
     "theory/concepts.py": ["tests/test_independent_concepts.py", "tests/test_concepts_model.py"],
-    "theory/rmt.py": ["tests/test_independent_rmt.py", "tests/test_rmt_statistics.py"],
-    "real_models/linear_reps.py": ["tests/test_independent_concepts.py", "tests/test_linear_reps_tiny.py"],
-    "real_models/engine.py": ["tests/test_independent_engine.py", "tests/test_engine.py"],
+    "theory/rmt.py": ["tests/test_independent_rmt.py", "tests/test_independent_rmt_fits.py",
+                      "tests/test_rmt_statistics.py"],
+    "real_models/linear_reps.py": ["tests/test_independent_linear_reps.py", "tests/test_independent_concepts.py",
+                                   "tests/test_linear_reps_tiny.py"],
+    "real_models/engine.py": ["tests/test_independent_engine_gram.py", "tests/test_independent_engine.py",
+                              "tests/test_engine.py", "tests/test_engine_resume.py"],
     "sim/experiments.py": ["tests/test_independent_experiments.py"],
 }
+
+# module → the functions (``Class.method`` or ``function``) whose mutants are run. Methods
+# under a decorator (``@torch.no_grad()``, ``@property``) are never mutated by mutmut 3.
+FUNCTIONS: dict[str, list[str]] = {
+    # The definition of L's entries and of its Gram: the centered unembedding (ψ − ψ̄, in
+    # __init__), the centered logits, the columns (explicit and top-k average), the full
+    # rows, the Gram metric Ψ_cᵀΨ_c, a chunk's block and Gram factor, the Gram update, √eig.
+    "real_models/engine.py": [
+        "LogitGram.singular_values", "LogitMatrixEngine.__init__", "LogitMatrixEngine._center",
+        "LogitMatrixEngine._values", "LogitMatrixEngine._full", "LogitMatrixEngine._full_metric",
+        "LogitMatrixEngine._chunk_block", "LogitMatrixEngine._topk_average", "LogitMatrixEngine._stream",
+        "LogitMatrixEngine._prefix_forward", "LogitMatrixEngine._future_forward",
+        "LogitMatrixEngine._packed_forward",
+    ],
+    # The concept metrics: the cosine tables (Jiang et al.'s pairwise and Park et al.'s
+    # direction cosines) and the causal inner product they are taken under (Park et al. eq. 3.3, 4.1).
+    "real_models/linear_reps.py": [
+        "concept_cosine_tables", "causal_whitening", "CausalGeometry.whiten", "CausalGeometry.steering_vector",
+    ],
+}
+
+
+def mutant_patterns(module: str) -> list[str]:
+    """mutmut's mutant-name patterns for the functions of ``FUNCTIONS[module]`` (all if absent)."""
+    folder, name = module.split("/")
+    dotted = f"{LAYOUT[folder]}/{name}".removesuffix(".py").replace("/", ".")
+    out = []
+    for fn in FUNCTIONS.get(module, []):
+        mangled = "xǁ" + "ǁ".join(fn.split(".")) if "." in fn else "x_" + fn
+        out.append(f"{dotted}.{mangled}__mutmut_*")
+    return out
+
+
+def selection_line(stdout: str) -> tuple[str, dict]:
+    """A final line in mutmut's format for the mutants listed under "Mutant results"."""
+    emojis = {"🎉": "killed", "🫥": "no_tests", "⏰": "timeout", "🤔": "suspicious", "🙁": "survived",
+              "🔇": "skipped", "🧙": "caught_by_type_check", "💥": "segfault", "?": "not_checked"}
+    _, _, listing = stdout.partition("Mutant results")
+    counts = dict.fromkeys(emojis.values(), 0)
+    names: dict[str, list[str]] = {}
+    for row in listing.splitlines():
+        parts = row.split()
+        if len(parts) == 2 and parts[0] in emojis:
+            counts[emojis[parts[0]]] += 1
+            names.setdefault(emojis[parts[0]], []).append(parts[1])
+    n = sum(counts.values())
+    line = (f"{n}/{n}  🎉 {counts['killed']} 🫥 {counts['no_tests']}  ⏰ {counts['timeout']}  "
+            f"🤔 {counts['suspicious']}  🙁 {counts['survived']}  🔇 {counts['skipped']}  "
+            f"🧙 {counts['caught_by_type_check']}")
+    return line, {"selected": counts, "selected_mutants": names}
 
 
 def stage(module: str, tests: list[str]) -> Path:
@@ -82,11 +144,17 @@ def main(argv: list[str]) -> int:
     for module in modules:
         work = stage(module, SCOPE[module])
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "1"], cwd=work,
-                              capture_output=True, text=True)
+        patterns = mutant_patterns(module)
+        # One BLAS/OpenMP thread: mutmut forks a child per mutant, and torch's spinning thread
+        # pool on the shared 2-core box made the tiny-Llama tests 10-50x slower (timeouts).
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        proc = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "1", *patterns], cwd=work,
+                              capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
         # mutmut redraws its progress line with \r; the last redraw is the final count.
-        last = [seg for seg in proc.stdout.replace("\r", "\n").splitlines() if "🎉" in seg]
+        # (With selected functions, the per-mutant listing after "Mutant results" also has 🎉.)
+        head = proc.stdout.partition("Mutant results")[0]
+        last = [seg for seg in head.replace("\r", "\n").splitlines() if "🎉" in seg]
         subprocess.run([sys.executable, "-m", "mutmut", "export-cicd-stats"], cwd=work, capture_output=True)
         stats_file = work / "mutants" / "mutmut-cicd-stats.json"
         stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
@@ -95,9 +163,15 @@ def main(argv: list[str]) -> int:
         print(f"== {module}  ({wall:.0f} s)  rc={proc.returncode}")
         print(last[-1].strip() if last else proc.stdout[-2000:] + proc.stderr[-2000:])
         print(json.dumps(stats))
+        selection = {}
+        if patterns:
+            sel_line, selection = selection_line(proc.stdout)
+            print(f"selected functions {FUNCTIONS[module]}:")
+            print(sel_line)
+            selection["selected_line"] = sel_line
         print(survivors)
         summary[module] = {"wall_s": round(wall, 1), "line": last[-1].strip() if last else None, **stats,
-                           "survivors": survivors.split("\n")}
+                           **selection, "survivors": survivors.split("\n")}
         summary_path.parent.mkdir(parents=True, exist_ok=True)
         summary_path.write_text(json.dumps(summary, indent=1))
     return 0

@@ -53,6 +53,15 @@ class LinGen:
     References
     ----------
     Golowich, Liu, Shetty (2025), §3, Algorithm 1 (LINGEN).
+
+    Examples
+    --------
+    A target row that is 2·(row 0) − (row 1) is reproduced exactly:
+
+    >>> L = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    >>> fit = LinGen().fit(L, 2 * L[0] - L[1])
+    >>> np.round(fit.coef_, 12).tolist(), round(fit.residual_, 12)
+    ([2.0, -1.0], 0.0)
     """
 
     def __init__(self, *, method: str = "lstsq", ridge: float = 1e-6, rtol: float = 1e-10):
@@ -90,6 +99,17 @@ def lingen_step_logits(model: SequenceModel, histories, coef, generated) -> np.n
     """LINGEN's logits Σ_h v_h L[· | h ∘ z] for each generated prefix z (rows of ``generated``).
 
     ``generated`` is ``(n, t)``; returns ``(n, |Σ|)``. Queries only the histories, never a target.
+
+    Examples
+    --------
+    With centered logits (−1, 1) after history 0 and (0, 0) after history 1, coefficients
+    (2, 5) give 2·(−1, 1) + 5·(0, 0):
+
+    >>> from logitrank.theory.models import TabularSequenceModel
+    >>> m = TabularSequenceModel({(): np.zeros(2), (0,): np.array([0.0, 2.0]),
+    ...                           (1,): np.array([1.0, 1.0])}, vocab_size=2, horizon=2)
+    >>> lingen_step_logits(m, [[0], [1]], [2.0, 5.0], np.zeros((1, 0), dtype=int)).tolist()
+    [[-2.0, 2.0]]
     """
     gen = np.asarray(generated, dtype=np.int64).reshape(len(generated), -1)
     coef = np.asarray(coef, dtype=np.float64)

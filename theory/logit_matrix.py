@@ -204,6 +204,19 @@ def extended_logit_matrix(model: SequenceModel, histories, futures, *, rule: str
     Returns
     -------
     LogitMatrix with ``values`` of shape ``(|H|, |F|·k)``.
+
+    Examples
+    --------
+    A two-token model with horizon 2 whose logits after token 0 are (0, 2) and after
+    token 1 are (1, 1): row h, block f holds L[· | h∘f] = ℓ − mean ℓ.
+
+    >>> from logitrank.theory.models import TabularSequenceModel
+    >>> m = TabularSequenceModel({(): np.zeros(2), (0,): np.array([0.0, 2.0]),
+    ...                           (1,): np.array([1.0, 1.0])}, vocab_size=2, horizon=2)
+    >>> extended_logit_matrix(m, [[0], [1]], [[]]).values.tolist()
+    [[-1.0, 1.0], [0.0, 0.0]]
+    >>> extended_logit_matrix(m, [[0], [1]], [[]], rule="topk_bare", k=1).column_tokens.tolist()
+    [[0]]
     """
     V = model.vocab_size
     H = _as_sequence_list(histories, "histories", V)
