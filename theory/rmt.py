@@ -502,6 +502,9 @@ class EigenvaluePowerLawFit:
         with np.errstate(divide="ignore"):
             alphas = np.where(denom > 0, 1 + n / np.where(denom > 0, denom, 1), np.inf)
         finite = idx[np.isfinite(alphas)]
+        if finite.size == 0:
+            raise InvalidInputError(f"all {n_total} eigenvalues above {self.min_eigenvalue} are equal "
+                                    f"({x[0]:.6g}): no tail has a power-law MLE; nothing to fit")
         # (1) lower bounds from a strided subset of columns, in row blocks (O(block * N) memory).
         bound = np.full(idx.size, np.inf)
         cols = np.arange(0, n_total, int(self.lower_bound_stride))
