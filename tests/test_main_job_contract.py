@@ -17,9 +17,10 @@ LEGACY_FIGURES: set[str] = set()
 LEGACY_ALLOWED = ("__future__", "pathlib", "json", "math", "csv", "numpy", "matplotlib", "logitrank.jobs",
                   "logitrank.io", "logitrank.paper_figs", "logitrank.sim.paper_numbers")
 #: A figure module imports only: result types (and the Experiment record naming it) from
-#: logitrank.experiments.*, Claim, the shared style, the papers' published numbers, numpy/matplotlib.
+#: logitrank.experiments.*, Claim, the shared style (and the shared LINGEN drawing, itself a reader of
+#: RealLingenResult), the papers' published numbers, numpy/matplotlib.
 ALLOWED = ("__future__", "pathlib", "math", "numpy", "matplotlib", "logitrank.experiments",
-           "logitrank.paper_figs._style", "logitrank.sim.paper_numbers")
+           "logitrank.paper_figs._style", "logitrank.paper_figs._lingen", "logitrank.sim.paper_numbers")
 
 
 def _figure_modules():

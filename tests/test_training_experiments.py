@@ -26,7 +26,7 @@ CORPUS = DATA / "corpus"
 TEXT = (DATA / "training_sample.txt").read_text()
 TINY = TrainedLMConfig(d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, mlp_ratio=2, max_context=48)
 CLI_SIZES = ["--n-histories", "24", "--history-length", "6", "--n-futures", "4", "--future-length", "2", "--k", "8",
-             "--rank", "4", "--n-boot", "5", "--corpus", str(CORPUS)]
+             "--rank", "4", "--n-boot", "5", "--text", str(CORPUS)]
 
 
 def _series(tmp, texts, vocab=300, name="run"):
@@ -173,3 +173,40 @@ def test_fit_range_follows_the_rank_bound():
     from logitrank.errors import InvalidInputError
     with pytest.raises(InvalidInputError, match="fit"):
         training_dynamics.fit_range_for(4, 100, 50, 64)
+
+
+def test_trained_lm_lingen_runs_on_the_held_out_documents_of_the_widest_checkpoint(tmp_path):
+    """trained_lm_lingen evaluates the *last* checkpoint of the widest width, on text cut only from
+    the documents trained_lms held out (written out verbatim), and yields intervals that contain
+    their own means; the figure and claim rows are produced."""
+    from logitrank.experiments import trained_lm_lingen
+    from logitrank.experiments.real_lingen import METHODS
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lines = TEXT.splitlines()
+    for i in range(4):                                   # 4 documents of a few 512-token segments each
+        (corpus / f"doc{i}.txt").write_text("\n".join(lines[i::2] * 6) + "\n")
+    fam_dir, out = tmp_path / "family", tmp_path / "lingen"
+    fam_cfg = dataclasses.replace(_tiny_family_config(), corpus=str(corpus))
+    fam = trained_lms.compute(fam_cfg, fam_dir)
+    fam.save(fam_dir)
+    cfg = dataclasses.replace(trained_lm_lingen.TrainedLMLingenConfig(), n_histories=8, history_length=4,
+                              n_futures=2, future_length=2, n_targets=3, target_length=6, last_m=2, n_steps=2, k=8,
+                              sweep_sizes=(4, 8), sweep_generate_max=4, n_boot=50, future_chunk=2, threads=1)
+    res = trained_lm_lingen.compute(cfg, out, {"trained_lms": fam_dir})
+    res.save(out)
+    last = fam.checkpoint_paths(fam_dir, "d64")[-1][1]
+    assert res.config["model"] == str(last)
+    written = sorted(p.name for p in (out / "heldout_text").iterdir())
+    assert written == sorted(f"{Path(d).stem}.txt" for d in fam.heldout_documents)
+    for d in fam.heldout_documents:                     # verbatim held-out bodies, nothing from training docs
+        body = (out / "heldout_text" / f"{Path(d).stem}.txt").read_text()
+        assert body.strip() == (corpus / f"{Path(d).stem}.txt").read_text().strip()
+    for o in res.options.values():
+        for m in METHODS:
+            lo, hi = o.interval(m)
+            assert lo <= o.total_mean(m) <= hi and o.per_step(m).shape == (3, 2)
+    mod = trained_lm_lingen.EXPERIMENT.figures()
+    assert all(p.is_file() for p in mod.plot(out, tmp_path / "figs"))
+    rows = mod.claims(out)
+    assert rows and all("our trained LM d64" in r.claim or "our trained LM d64" in r.setting for r in rows)

@@ -31,6 +31,19 @@ from pathlib import Path
 
 import typer
 
+from logitrank.commands._options import (
+    Device,
+    Dtype,
+    Out,
+    Seed,
+    Text,
+    Threads,
+    check_device,
+    check_dtype,
+    check_text,
+    check_threads,
+)
+from logitrank.commands._output import package_version
 from logitrank.errors import InvalidInputError
 
 __all__ = ["checkpoints", "resolve_series"]
@@ -116,9 +129,8 @@ def checkpoints(
     model: str | None = typer.Option(None, "--model", help="A hub id (local HF cache) instead of directories."),
     revisions: str | None = typer.Option(None, "--revisions", help="Comma-separated revisions of --model, "
                                          "e.g. step0,step1000,step143000."),
-    out: Path = typer.Option(..., "--out", help="Directory for the table, result and figure."),
-    corpus: str = typer.Option("shakespeare", help="Text of the histories/futures: 'shakespeare', a .txt file or "
-                               "a directory of .txt files (use text the checkpoints were not trained on)."),
+    out: Out = None,
+    text: Text = "shakespeare",
     n_histories: int = typer.Option(192, help="|H| (held-out windows)."),
     history_length: int = typer.Option(24, help="Tokens per history."),
     n_futures: int = typer.Option(24, help="|F|."),
@@ -126,9 +138,10 @@ def checkpoints(
     k: int = typer.Option(50, help="Tokens per future (columns), rule topk_average."),
     rank: int = typer.Option(8, help="r of the rank-r approximation whose average KL is reported."),
     n_boot: int = typer.Option(50, help="Bootstrap replicates for the α interval."),
-    seed: int = typer.Option(0, help="Seed of the windows and the bootstrap."),
-    device: str | None = typer.Option(None, help="cpu or cuda (default: CUDA when available)."),
-    threads: int | None = typer.Option(None, help="Torch CPU threads (default: torch's)."),
+    seed: Seed = 0,
+    device: Device = None,
+    dtype: Dtype = "float32",
+    threads: Threads = None,
 ) -> None:
     """α, KL at rank r, held-out loss and MP consistency of every checkpoint: CSV, result and figure into --out."""
     import numpy as np
@@ -146,18 +159,26 @@ def checkpoints(
     config = TrainingDynamicsConfig(n_histories=n_histories, history_length=history_length, n_futures=n_futures,
                                     future_length=future_length, k=k, rank=rank, n_boot=n_boot, seed=seed,
                                     threads=threads)
+    if out is None:
+        raise InvalidInputError("--out DIR is required: the table, result.json and figure are written there")
     if min(n_histories, history_length, n_futures, future_length, k, rank, n_boot) < 1 or n_boot < 2:
         raise InvalidInputError("sizes, k and rank must be >= 1 and --n-boot >= 2")
+    if Path(out).is_file():
+        raise InvalidInputError(f"--out {out} is an existing file; --out needs a directory")
+    check_text(text)
+    check_device(device)
+    check_dtype(dtype)
+    check_threads(threads)
     dev = resolve_device(device)
     series = resolve_series(dirs, model, revisions)
     tok = _tokenizers(series)
-    windows = read_corpus(corpus, tok).windows({"histories": (n_histories, history_length),
+    windows = read_corpus(text, tok).windows({"histories": (n_histories, history_length),
                                                 "futures": (n_futures, future_length)}, seed=seed)
     H, F = windows["histories"].tokens, windows["futures"].tokens
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "result.json").unlink(missing_ok=True)          # a killed run leaves no completion marker
-    settings = {"config": dataclasses.asdict(config), "corpus": corpus}
+    settings = {"config": dataclasses.asdict(config), "text": text, "dtype": dtype}
     points, svals, d_models = [], {}, set()
     with torch_threads(threads):
         n_threads = torch.get_num_threads()
@@ -170,7 +191,7 @@ def checkpoints(
                     s = z["s"]
             else:
                 typer.echo(f"checkpoint {c.label} (step {c.step}) …", err=True)
-                lm = HFCausalLM.load(c.source, revision=c.revision, device=str(dev))
+                lm = HFCausalLM.load(c.source, revision=c.revision, device=str(dev), dtype=dtype)
                 d_model = int(lm.model.config.hidden_size)
                 rec, s = checkpoint_point(lm, H, F, config, d_model, np.random.default_rng([seed, c.step]))
                 ids = torch.tensor(np.asarray([[*lm.prefix_tokens, *h] for h in H], dtype=np.int64))
@@ -187,8 +208,10 @@ def checkpoints(
     result.save(out)
     _write_csv(out / "checkpoints.csv", points)
     files = [str(p.name) for p in figure.plot(out, out)]
-    atomic_write_json(out / "result.json", {"checkpoints": [dataclasses.asdict(c) for c in series],
-                                            "corpus": corpus, "config": dataclasses.asdict(config),
+    atomic_write_json(out / "result.json", {"command": "checkpoints", "version": package_version(),
+                                            "checkpoints": [dataclasses.asdict(c) for c in series],
+                                            "text": text, "dtype": dtype, "device": str(dev),
+                                            "threads": int(n_threads), "config": dataclasses.asdict(config),
                                             "files": ["training_dynamics.json", "singular_values.npz",
                                                       "checkpoints.csv", *files]})
     for p in points:
