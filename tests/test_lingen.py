@@ -96,3 +96,20 @@ def test_bad_input():
         LinGen(method="nope").fit(np.ones((2, 3)), np.ones(3))
     with pytest.raises(InvalidInputError, match="history_matrix"):
         LinGen().fit(np.ones((2, 3)), np.ones(4))
+
+
+def test_on_step_reports_every_generated_step_and_changes_nothing():
+    """``on_step(done, total)`` is called once per step of each method (total = methods × steps,
+    done = 1 … total in order); the evaluation equals the one without a callback."""
+    rng_model = np.random.default_rng(3)
+    model = random_isan(3, 8, 3, rng_model)
+    args = (np.array([0, 1, 2]), [np.array([0, 0, 1]), np.array([1, 2, 0]), np.array([2, 2, 2])],
+            cutwise_futures(3, 8, 3)[:13])
+    calls = []
+    ev = lingen_evaluate(model, *args, n_steps=4, n_samples=2, rng=np.random.default_rng(0),
+                         on_step=lambda done, total: calls.append((done, total)))
+    ref = lingen_evaluate(model, *args, n_steps=4, n_samples=2, rng=np.random.default_rng(0))
+    assert calls == [(i, 12) for i in range(1, 13)]           # 3 methods × 4 steps
+    for m in ref.per_step_kl:
+        np.testing.assert_array_equal(ev.per_step_kl[m], ref.per_step_kl[m])
+        np.testing.assert_array_equal(ev.samples[m], ref.samples[m])

@@ -202,7 +202,8 @@ def hidden_space_rows(history_states, target_state, unembedding_gram):
 
 def lingen_score(model: SequenceModel, target, histories, coefs: dict, *, n_steps: int = 15,
                  n_samples: int = 5, rng: np.random.Generator, last_m: int | None = 5,
-                 residual: dict | None = None) -> LinGenEvaluation:
+                 residual: dict | None = None,
+                 on_step: Callable[[int, int], None] | None = None) -> LinGenEvaluation:
     """Generate with fitted LINGEN coefficients and score per-step KL against the true model.
 
     The generation half of :func:`lingen_evaluate`, for coefficients fitted elsewhere (e.g.
@@ -216,6 +217,9 @@ def lingen_score(model: SequenceModel, target, histories, coefs: dict, *, n_step
     last_m : add the ``"last_m_tokens"`` baseline (the true model on the last m prompt
         tokens) after the fitted methods; ``None`` leaves it out.
     residual : fit residuals to carry into the result.
+    on_step : called as ``on_step(done, total)`` after every generated step of every method
+        (``total`` = methods × ``n_steps``), e.g. to drive a progress bar; it does not change
+        the result.
 
     Returns
     -------
@@ -232,6 +236,7 @@ def lingen_score(model: SequenceModel, target, histories, coefs: dict, *, n_step
     methods = list(coefs) + (["last_m_tokens"] if last_m is not None else [])
     per_step, samples = {}, {}
     short = target[-last_m:] if last_m else target[:0]
+    done, total = 0, len(methods) * n_steps
     for name in methods:
         gen = np.zeros((n_samples, 0), dtype=np.int64)
         kls = []
@@ -243,6 +248,9 @@ def lingen_score(model: SequenceModel, target, histories, coefs: dict, *, n_step
                 logits = lingen_step_logits(model, H, coefs[name], gen)
             kls.append(_kl_rows(true_logits, logits))
             gen = np.concatenate([gen, sample_from_logits(logits, rng)[:, None]], axis=1)
+            done += 1
+            if on_step is not None:
+                on_step(done, total)
         per_step[name] = np.mean(kls, axis=1)
         samples[name] = gen
     return LinGenEvaluation(
@@ -254,7 +262,8 @@ def lingen_evaluate(model: SequenceModel, target, histories, futures, *, n_steps
                     n_samples: int = 5, rng: np.random.Generator, rule: str = "full",
                     k: int | None = None, method: str = "lstsq", ridge: float = 1e-6,
                     last_m: int = 5, matrix_fn: Callable = extended_logit_matrix,
-                    baselines: tuple = ("next_token_only", "last_m_tokens")) -> LinGenEvaluation:
+                    baselines: tuple = ("next_token_only", "last_m_tokens"),
+                    on_step: Callable[[int, int], None] | None = None) -> LinGenEvaluation:
     """Fit LINGEN for one target prompt and score it against the true model and baselines.
 
     Parameters
@@ -290,4 +299,4 @@ def lingen_evaluate(model: SequenceModel, target, histories, futures, *, n_steps
     return lingen_score(model, target, H, {m: f.coef_ for m, f in fits.items()}, n_steps=n_steps,
                         n_samples=n_samples, rng=rng,
                         last_m=last_m if "last_m_tokens" in baselines else None,
-                        residual={m: f.residual_ for m, f in fits.items()})
+                        residual={m: f.residual_ for m, f in fits.items()}, on_step=on_step)

@@ -253,8 +253,14 @@ def lingen(
 
         progress_note(f"LINGEN: fit on {histories} x {futures} futures, then {samples} x {steps} generated tokens "
                       f"per method …")
-        ev = lingen_evaluate(lm, tgt, seqs["histories"], seqs["futures"], n_steps=steps, n_samples=samples,
-                             rng=np.random.default_rng(seed), rule=rule, k=k, matrix_fn=matrix_fn)
+        from tqdm.auto import tqdm
+        with tqdm(total=None, desc="LINGEN generation", unit="step", leave=False) as bar:
+            def on_step(done, total):
+                bar.total = total
+                bar.update(done - bar.n)
+            ev = lingen_evaluate(lm, tgt, seqs["histories"], seqs["futures"], n_steps=steps, n_samples=samples,
+                                 rng=np.random.default_rng(seed), rule=rule, k=k, matrix_fn=matrix_fn,
+                                 on_step=on_step)
     decode = lm.decode if lm.tokenizer is not None else (lambda t: " ".join(map(str, t)))
     outputs = {"target_tokens": [int(t) for t in tgt], "target_text": decode(tgt),
                "total_kl": {m: float(v) for m, v in ev.total_kl.items()},

@@ -178,19 +178,26 @@ class _Fitted:
 
 def _evaluate(lm, H, targets, fl, fn, config: RealLingenConfig, n_samples: int, seed_base: int) -> dict:
     """Per-step KL per method, ``(n_targets · n_samples, n_steps)``, generating through one LinGenDecoder."""
+    from tqdm.auto import tqdm
+
     from logitrank.real_models.lingen_decoder import LinGenDecoder
     from logitrank.theory.lingen import lingen_score
     dec = LinGenDecoder(lm, H, history_batch=config.history_batch)
     per: dict = {m: [] for m in METHODS}
+    units = len(targets) * n_samples * len(METHODS) * config.n_steps
+    bar = tqdm(total=units, desc=f"LINGEN generation |H|={len(H)}", unit="step", leave=False)
     try:
         for t, target in enumerate(targets):
             for s in range(n_samples):
+                start = bar.n
                 ev = lingen_score(dec, target, H, {"lingen": fl[t].coef_, "next_token_only": fn[t].coef_},
                                   n_steps=config.n_steps, n_samples=1, last_m=config.last_m,
-                                  rng=np.random.default_rng([seed_base, t, s]))
+                                  rng=np.random.default_rng([seed_base, t, s]),
+                                  on_step=lambda done, total, start=start: bar.update(start + done - bar.n))
                 for m in METHODS:
                     per[m].append(ev.per_step_kl[m])
     finally:
+        bar.close()
         dec.clear()
     return {m: np.asarray(v) for m, v in per.items()}
 
