@@ -21,7 +21,7 @@ from logitrank.errors import InvalidInputError
 from logitrank.theory.logit_matrix import COLUMN_RULES
 
 __all__ = ["Model", "Device", "Dtype", "Seed", "Twin", "Text", "Stride", "Offset", "Nonsense", "Threads", "Out",
-           "RULES", "check_model", "check_device", "check_dtype", "check_rule", "check_positive", "check_text",
+           "RULES", "check_model", "check_model_options", "check_device", "check_dtype", "check_rule", "check_positive", "check_text",
            "check_fit_range", "parse_floats", "concept_name"]
 
 Model = Annotated[str, typer.Option("--model", help="'smollm2', a .gguf file, a model directory (with "
@@ -167,3 +167,13 @@ def concept_name(name: str, known) -> str:
                 return k
     ascii_names = ", ".join(k.replace("⇒", "=>") for k in known)
     raise InvalidInputError(f"unknown concept {name!r}; choose one of {ascii_names}")
+
+
+def check_model_options(model: str, device: str | None, dtype: str, *, threads: int | None = None,
+                        text: str | None = None) -> None:
+    """The checks every model command runs before loading: text, threads, device, dtype, model source."""
+    check_text(text)
+    check_threads(threads)
+    check_device(device)
+    check_dtype(dtype)
+    check_model(model)

@@ -170,3 +170,13 @@ def interruptible(progress: ChunkProgress):
         tqdm.write(msg, file=sys.stderr)          # below any progress bar still on screen
         sys.stderr.flush()
         raise typer.Exit(130) from None
+
+
+def open_out(out, command: str, inputs: dict) -> tuple[OutDir, dict | None]:
+    """Open ``--out`` for ``command`` run with ``inputs``: the stored record of an identical
+    earlier run (announced on stderr), or None when the command has to compute."""
+    od = OutDir(out, command, inputs)
+    rec = od.open()
+    if rec is not None:
+        progress_note(f"reusing {out}/result.json (same inputs)")
+    return od, rec

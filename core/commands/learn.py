@@ -32,7 +32,7 @@ from logitrank.commands._options import (
     check_positive,
     check_threads,
 )
-from logitrank.commands._output import OutDir, progress_note
+from logitrank.commands._output import open_out
 from logitrank.errors import InvalidInputError
 
 __all__ = ["app", "isan", "parity", "smollm2"]
@@ -41,12 +41,6 @@ app = typer.Typer(help="Learn low-logit-rank models from logit queries (and the 
                   no_args_is_help=True, add_completion=False)
 
 
-def _open(out, command: str, inputs: dict) -> tuple[OutDir, dict | None]:
-    od = OutDir(out, command, inputs)
-    rec = od.open()
-    if rec is not None:
-        progress_note(f"reusing {out}/result.json (same inputs)")
-    return od, rec
 
 
 @app.command()
@@ -61,7 +55,7 @@ def isan(
 ) -> None:
     """Learn a random time-varying ISAN from logit queries; print queries, samples and exact TV."""
     from logitrank.sim.learning import learn_random_isan
-    od, rec = _open(out, "learn isan", dict(vocab=vocab, horizon=horizon, dim=dim, epsilon=epsilon, noise=noise,
+    od, rec = open_out(out, "learn isan", dict(vocab=vocab, horizon=horizon, dim=dim, epsilon=epsilon, noise=noise,
                                              seed=seed))
     if rec is None:
         r = learn_random_isan(vocab, horizon, dim, seed, epsilon=epsilon, noise=noise)
@@ -81,7 +75,7 @@ def parity(
 ) -> None:
     """Noisy parity: query learner vs spectral learner with the same budget in samples."""
     from logitrank.sim.learning import parity_comparison
-    od, rec = _open(out, "learn parity", dict(n_bits=n_bits, noise=noise, seed=seed))
+    od, rec = open_out(out, "learn parity", dict(n_bits=n_bits, noise=noise, seed=seed))
     if rec is None:
         rec = od.finish(parity_comparison(n_bits, seed, noise=noise))
     r = rec["outputs"]
@@ -119,7 +113,7 @@ def smollm2(
     check_device(device)
     check_dtype(dtype)
     check_model(model)
-    od, rec = _open(out, "learn smollm2", dict(tokens=tokens, prompt=prompt, horizon=horizon, max_rank=max_rank,
+    od, rec = open_out(out, "learn smollm2", dict(tokens=tokens, prompt=prompt, horizon=horizon, max_rank=max_rank,
                                                 tv_samples=tv_samples, model=model, twin=twin, dtype=dtype,
                                                 seed=seed, threads=threads))
     if rec is None:

@@ -31,16 +31,13 @@ from logitrank.commands._options import (
     Text,
     Threads,
     Twin,
-    check_device,
-    check_dtype,
     check_fit_range,
-    check_model,
+    check_model_options,
     check_positive,
     check_rule,
-    check_text,
     check_threads,
 )
-from logitrank.commands._output import ChunkProgress, OutDir, interruptible, progress_note
+from logitrank.commands._output import ChunkProgress, interruptible, open_out, progress_note
 from logitrank.errors import InvalidInputError
 
 __all__ = ["app", "spectrum", "lingen"]
@@ -119,18 +116,13 @@ def spectrum(
     _check_fit(*fit_range, min(histories, futures * k) if rule != "full" else histories)
     if save_matrix and out is None:
         raise InvalidInputError("--save-matrix needs --out DIR to write the chunks into")
-    check_text(text)
-    check_device(device)
-    check_dtype(dtype)
-    check_model(model)
+    check_model_options(model, device, dtype, text=text)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   nonsense=nonsense, histories=histories, futures=futures, history_length=history_length,
                   future_length=future_length, k=k, rule=rule, fit_range=list(fit_range),
                   future_chunk=future_chunk, save_matrix=save_matrix, threads=threads)
-    od = OutDir(out, "real spectrum", inputs)
-    rec = od.open()
+    od, rec = open_out(out, "real spectrum", inputs)
     if rec is not None:
-        progress_note(f"reusing {out}/result.json (same inputs)")
         _report_spectrum(rec["outputs"])
         return
 
@@ -214,18 +206,13 @@ def lingen(
     if target is not None and not target.strip():
         raise InvalidInputError("--target is empty; give a prompt text, or leave --target out to take one "
                                 "from --text (or a model sample)")
-    check_text(text)
-    check_device(device)
-    check_dtype(dtype)
-    check_model(model)
+    check_model_options(model, device, dtype, text=text)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   nonsense=nonsense, target=target, histories=histories, futures=futures,
                   history_length=history_length, future_length=future_length, steps=steps, samples=samples,
                   k=k, rule=rule, threads=threads)
-    od = OutDir(out, "real lingen", inputs)
-    rec = od.open()
+    od, rec = open_out(out, "real lingen", inputs)
     if rec is not None:
-        progress_note(f"reusing {out}/result.json (same inputs)")
         _report_lingen(rec["outputs"])
         return
 

@@ -28,15 +28,12 @@ from logitrank.commands._options import (
     Seed,
     Threads,
     Twin,
-    check_device,
-    check_dtype,
-    check_model,
+    check_model_options,
     check_positive,
-    check_threads,
     concept_name,
     parse_floats,
 )
-from logitrank.commands._output import OutDir, progress_note
+from logitrank.commands._output import OutDir, open_out, progress_note
 from logitrank.errors import InvalidInputError
 
 __all__ = ["app", "simulate", "pairs", "cosines", "steer", "identity"]
@@ -47,15 +44,8 @@ app = typer.Typer(help="Representations lens: latent-concept simulation and conc
 
 def _prepare(command: str, out, model, device, dtype, threads, **inputs):
     """Validate the shared options, then open --out; the stored record of an identical run or None."""
-    check_threads(threads)
-    check_device(device)
-    check_dtype(dtype)
-    check_model(model)
-    od = OutDir(out, command, dict(model=model, dtype=dtype, threads=threads, **inputs))
-    rec = od.open()
-    if rec is not None:
-        progress_note(f"reusing {out}/result.json (same inputs)")
-    return od, rec
+    check_model_options(model, device, dtype, threads=threads)
+    return open_out(out, command, dict(model=model, dtype=dtype, threads=threads, **inputs))
 
 
 def _model(model, device, dtype, twin):

@@ -29,14 +29,11 @@ from logitrank.commands._options import (
     Text,
     Threads,
     Twin,
-    check_device,
-    check_dtype,
-    check_model,
+    check_model_options,
     check_positive,
-    check_text,
     check_threads,
 )
-from logitrank.commands._output import OutDir, progress_note
+from logitrank.commands._output import open_out
 from logitrank.errors import InvalidInputError
 
 __all__ = ["app", "analyze", "removal"]
@@ -74,15 +71,11 @@ def analyze(
 ) -> None:
     """Per-type MP consistency, outliers below|above the band, KS, spacing ratio and α of every weight matrix."""
     check_threads(threads)
-    check_device(device)
-    check_dtype(dtype)
-    check_model(model)
+    check_model_options(model, device, dtype)
     inputs = dict(model=model, twin=twin, dtype=dtype, vectors=vectors, include_embeddings=include_embeddings,
                   threads=threads)
-    od = OutDir(out, "weights analyze", inputs)
-    rec = od.open()
+    od, rec = open_out(out, "weights analyze", inputs)
     if rec is not None:
-        progress_note(f"reusing {out}/result.json (same inputs)")
         _report_analyze(rec["outputs"])
         return
 
@@ -166,16 +159,11 @@ def removal(
     if unknown:
         raise InvalidInputError(f"unknown --type {', '.join(map(repr, unknown))}; choose from {', '.join(MATRIX_TYPES)}")
     check_threads(threads)
-    check_text(text)
-    check_device(device)
-    check_dtype(dtype)
-    check_model(model)
+    check_model_options(model, device, dtype, text=text)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   types=types, sequences=sequences, length=length, threads=threads)
-    od = OutDir(out, "weights removal", inputs)
-    rec = od.open()
+    od, rec = open_out(out, "weights removal", inputs)
     if rec is not None:
-        progress_note(f"reusing {out}/result.json (same inputs)")
         _report_removal(rec["outputs"])
         return
 
