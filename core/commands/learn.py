@@ -26,11 +26,8 @@ from logitrank.commands._options import (
     Seed,
     Threads,
     Twin,
-    check_device,
-    check_dtype,
-    check_model,
+    check_model_options,
     check_positive,
-    check_threads,
 )
 from logitrank.commands._output import open_out
 from logitrank.errors import InvalidInputError
@@ -105,14 +102,11 @@ def smollm2(
 ) -> None:
     """Query learner on a real LM restricted to a few tokens (experimental; TV by sampling)."""
     check_positive(horizon=horizon, max_rank=max_rank, tv_samples=tv_samples)
-    check_threads(threads)
     if tokens is not None and any(t == "" for t in tokens):
         raise InvalidInputError("--token '' is empty; give single-token texts such as ' red'")
     if not prompt.strip():
         raise InvalidInputError("--prompt is empty; give the text that conditions every sequence")
-    check_device(device)
-    check_dtype(dtype)
-    check_model(model)
+    check_model_options(model, device, dtype, threads=threads)
     od, rec = open_out(out, "learn smollm2", dict(tokens=tokens, prompt=prompt, horizon=horizon, max_rank=max_rank,
                                                 tv_samples=tv_samples, model=model, twin=twin, dtype=dtype,
                                                 seed=seed, threads=threads))

@@ -35,7 +35,6 @@ from logitrank.commands._options import (
     check_model_options,
     check_positive,
     check_rule,
-    check_threads,
 )
 from logitrank.commands._output import ChunkProgress, interruptible, open_out, progress_note
 from logitrank.errors import InvalidInputError
@@ -110,13 +109,12 @@ def spectrum(
                    future_length=future_length, k=k, future_chunk=future_chunk)
     if future_chunk is None:        # about 8 chunks, so the bar moves and a kill loses little
         future_chunk = min(16, max(1, -(-futures // 8)))
-    check_threads(threads)
     if stride is not None and stride < 1:
         raise InvalidInputError(f"--stride must be >= 1, got {stride}")
     _check_fit(*fit_range, min(histories, futures * k) if rule != "full" else histories)
     if save_matrix and out is None:
         raise InvalidInputError("--save-matrix needs --out DIR to write the chunks into")
-    check_model_options(model, device, dtype, text=text)
+    check_model_options(model, device, dtype, threads=threads, text=text)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   nonsense=nonsense, histories=histories, futures=futures, history_length=history_length,
                   future_length=future_length, k=k, rule=rule, fit_range=list(fit_range),
@@ -202,11 +200,10 @@ def lingen(
     check_rule(rule)
     check_positive(histories=histories, futures=futures, history_length=history_length,
                    future_length=future_length, steps=steps, samples=samples, k=k)
-    check_threads(threads)
     if target is not None and not target.strip():
         raise InvalidInputError("--target is empty; give a prompt text, or leave --target out to take one "
                                 "from --text (or a model sample)")
-    check_model_options(model, device, dtype, text=text)
+    check_model_options(model, device, dtype, threads=threads, text=text)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   nonsense=nonsense, target=target, histories=histories, futures=futures,
                   history_length=history_length, future_length=future_length, steps=steps, samples=samples,

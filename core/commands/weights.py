@@ -31,7 +31,6 @@ from logitrank.commands._options import (
     Twin,
     check_model_options,
     check_positive,
-    check_threads,
 )
 from logitrank.commands._output import open_out
 from logitrank.errors import InvalidInputError
@@ -70,8 +69,7 @@ def analyze(
     out: Out = None,
 ) -> None:
     """Per-type MP consistency, outliers below|above the band, KS, spacing ratio and α of every weight matrix."""
-    check_threads(threads)
-    check_model_options(model, device, dtype)
+    check_model_options(model, device, dtype, threads=threads)
     inputs = dict(model=model, twin=twin, dtype=dtype, vectors=vectors, include_embeddings=include_embeddings,
                   threads=threads)
     od, rec = open_out(out, "weights analyze", inputs)
@@ -158,8 +156,7 @@ def removal(
     unknown = [t for t in types or () if t not in MATRIX_TYPES]
     if unknown:
         raise InvalidInputError(f"unknown --type {', '.join(map(repr, unknown))}; choose from {', '.join(MATRIX_TYPES)}")
-    check_threads(threads)
-    check_model_options(model, device, dtype, text=text)
+    check_model_options(model, device, dtype, threads=threads, text=text)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   types=types, sequences=sequences, length=length, threads=threads)
     od, rec = open_out(out, "weights removal", inputs)
