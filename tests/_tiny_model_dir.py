@@ -25,3 +25,26 @@ def save_tiny_llama_dir(path, seed: int = 3) -> Path:
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
     fast.save_pretrained(path)
     return path
+
+
+def run_cli(monkeypatch, capsys, args, *, forbid_load: str | None = None):
+    """Run the ``logitrank`` console entry point with ``args``: (exit code, stdout, stderr).
+
+    With ``forbid_load`` (a message), loading model weights fails the test with it.
+    """
+    import sys
+
+    from logitrank import cli
+    from logitrank.real_models import loading
+    if forbid_load is not None:
+        def never(*a, **k):
+            raise AssertionError(forbid_load)
+        monkeypatch.setattr(loading, "load_weights", never)
+    monkeypatch.setattr(sys, "argv", ["logitrank", *map(str, args)])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err

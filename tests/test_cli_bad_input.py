@@ -6,18 +6,13 @@ Where the case passes ``--out DIR``, nothing a rerun would trust (``result.json`
 """
 
 import json
-import sys
 
 import pytest
 import torch
+from _tiny_model_dir import run_cli as _run_cli
 from _tiny_model_dir import save_tiny_llama_dir
 
-from logitrank import cli
 from logitrank.real_models import loading
-
-
-def _never_load(*a, **k):
-    raise AssertionError("the model loader was reached before validation failed")
 
 
 @pytest.fixture(scope="module")
@@ -26,17 +21,10 @@ def model_dir(tmp_path_factory):
 
 
 def run_cli(monkeypatch, capsys, args, *, load=False):
-    """Run the console script with ``args``; (exit code, stdout, stderr)."""
-    if not load:
-        monkeypatch.setattr(loading, "load_weights", _never_load)
-    monkeypatch.setattr(sys, "argv", ["logitrank", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    """Run the console script with ``args``; (exit code, stdout, stderr). Unless ``load``, reaching
+    the model loader fails the test (every error here must come before loading)."""
+    return _run_cli(monkeypatch, capsys, args,
+                    forbid_load=None if load else "the model loader was reached before validation failed")
 
 
 def assert_one_line_error(code, err, *needles):

@@ -6,15 +6,12 @@ corpus in tests/data/corpus stand in for SmolLM2 and a play.
 
 import csv
 import json
-import sys
 
 import numpy as np
 import pytest
 import torch
 from _tiny_model_dir import CORPUS, save_tiny_llama_dir
-
-from logitrank import cli
-from logitrank.real_models import loading
+from _tiny_model_dir import run_cli as _run_cli
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +26,8 @@ def tok(model_dir):
 
 
 def run_cli(monkeypatch, capsys, args, *, forbid_load=False):
-    if forbid_load:
-        def never(*a, **k):
-            raise AssertionError("a model was loaded for a run whose result was already on disk")
-        monkeypatch.setattr(loading, "load_weights", never)
-    monkeypatch.setattr(sys, "argv", ["logitrank", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return _run_cli(monkeypatch, capsys, args, forbid_load="a model was loaded for a run whose result was "
+                    "already on disk" if forbid_load else None)
 
 
 def _doc_tokens(tok, name):
