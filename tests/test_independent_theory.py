@@ -256,6 +256,33 @@ def test_principal_angles_match_scipy_subspace_angles():
     assert principal_angle_cosines(A, C, 12).min() > 1 - 1e-8
 
 
+@pytest.mark.parametrize("shape", [(40, 600), (600, 40)])
+def test_rank_r_kl_and_angles_of_wide_and_tall_matrices_match_a_full_svd(shape):
+    """The Gram-eigenvector route (wide: L Lᵀ, tall: Lᵀ L) against numpy's full SVD on a matrix
+    whose singular values decay as i^(-1.2) over nine decades of σ² (the precision it must keep)."""
+    rng = np.random.default_rng(21)
+    m = min(shape)
+    U, _ = np.linalg.qr(rng.normal(size=(shape[0], m)))
+    V, _ = np.linalg.qr(rng.normal(size=(shape[1], m)))
+    L = 30 * (U * np.arange(1, m + 1) ** -1.2) @ V.T
+    k = 5 if shape[1] % 5 == 0 else 4
+    ranks = [1, 3, 10, 25, m]
+    res = average_kl_vs_rank(L, k, ranks)
+    Us, s, Vt = np.linalg.svd(L, full_matrices=False)
+    nH, nF = L.shape[0], L.shape[1] // k
+    for j, r in enumerate(ranks):
+        A = Us[:, :r] @ np.diag(s[:r]) @ Vt[:r]
+        want = np.mean([_kl(_sm(L[h, f * k:(f + 1) * k]), _sm(A[h, f * k:(f + 1) * k]))
+                        for h in range(nH) for f in range(nF)])
+        assert res.average_kl[j] == pytest.approx(want, rel=1e-7, abs=1e-15)
+        assert res.frobenius_bound[j] == pytest.approx((s[r:] ** 2).sum() / (nH * nF), rel=1e-7, abs=1e-13)
+    B = L + 0.05 * rng.normal(size=L.shape)
+    for r in (1, 5, 20):
+        UB = np.linalg.svd(B, full_matrices=False)[0][:, :r]
+        want = np.sort(np.cos(scipy.linalg.subspace_angles(Us[:, :r], UB)))[::-1]
+        np.testing.assert_allclose(principal_angle_cosines(L, B, r), want, atol=1e-9)
+
+
 # ---------------------------------------------------------------- lingen
 
 def test_lingen_fit_methods_solve_the_normal_equations():
