@@ -199,6 +199,14 @@ class LogitMatrixEngine:
         for reference runs).
     progress : show a tqdm bar over chunks.
 
+    Attributes
+    ----------
+    history_states_ : after :meth:`matrix` or :meth:`gram`, φ(prefix ∘ h) — the final hidden
+        state after each history, ``(|H|, d_model)`` float64 in history order — when the head
+        is the identity (the next-token rows are Ψ_c φ(h)); None otherwise. The same numbers
+        as :func:`~logitrank.real_models.lingen_decoder.next_token_states` without a second
+        pass over the histories.
+
     Notes
     -----
     Agrees with the generic path to float tolerance (tests/test_engine.py). References:
@@ -231,6 +239,7 @@ class LogitMatrixEngine:
         if self.head_mode == "identity" and self._decoder is None:
             raise InvalidInputError("head='identity' needs a model with get_decoder(); use head='logits'")
         self._metric_root = None
+        self.history_states_: np.ndarray | None = None
 
     # --- model plumbing ------------------------------------------------------------------
     def _find_decoder(self):
@@ -376,17 +385,24 @@ class LogitMatrixEngine:
     # --- the history bank -----------------------------------------------------------------
     @torch.no_grad()
     def _bank(self, H):
+        """KV caches and last features of all histories; also sets :attr:`history_states_`."""
         head = list(self.lm.prefix_tokens)
         by_len: dict[int, list[int]] = {}
         for i, h in enumerate(H):
             by_len.setdefault(len(h), []).append(i)
         bank = []
+        states = None
         for length, idx in sorted(by_len.items()):
             for s in range(0, len(idx), self.history_batch):
                 sel = idx[s:s + self.history_batch]
                 ids = torch.tensor([head + H[i].tolist() for i in sel], dtype=torch.long, device=self.device)
                 cache, last = self._prefix_forward(ids)
                 bank.append((np.asarray(sel), cache, last))
+                if self.head_mode == "identity":
+                    if states is None:
+                        states = np.empty((len(H), last.shape[-1]))
+                    states[sel] = last.double().cpu().numpy()
+        self.history_states_ = states
         return bank
 
     @torch.no_grad()

@@ -42,6 +42,28 @@ def test_engine_matrix_equals_generic_path(lm, data, head, rule):
     assert _rel(got.values, ref.values) < 1e-5
 
 
+def test_history_states_are_the_final_hidden_states_after_each_history(lm, data):
+    """history_states_[i] = the decoder's last hidden state after prefix ∘ h_i (a plain forward of that
+    one sequence), in history order; Ψ_c φ(h) is then the empty future's row. None with a logits head."""
+    import torch
+    H, F = data
+    eng = LogitMatrixEngine(lm, future_chunk=4, history_batch=3, progress=False)
+    got = eng.matrix(H, F, rule="full")
+    dec = lm.model.get_decoder()
+    with torch.no_grad():
+        want = np.stack([dec(input_ids=torch.tensor([list(lm.prefix_tokens) + h.tolist()])).last_hidden_state[0, -1]
+                         .double().numpy() for h in H])
+    assert eng.history_states_.shape == want.shape
+    np.testing.assert_allclose(eng.history_states_, want, rtol=1e-5, atol=1e-5)
+    W = lm.model.get_output_embeddings().weight.detach().double().numpy()
+    empty = [j for j, f in enumerate(F) if len(f) == 0][0]
+    np.testing.assert_allclose(eng.history_states_ @ (W - W.mean(axis=0)).T,
+                               got.values[:, empty * lm.vocab_size:(empty + 1) * lm.vocab_size], rtol=1e-4, atol=1e-4)
+    logits_head = LogitMatrixEngine(lm, head="logits", progress=False)
+    logits_head.matrix(H, F, rule="topk_average", k=4)
+    assert logits_head.history_states_ is None
+
+
 @pytest.mark.parametrize("head", ["auto", "logits"])
 def test_repeat_strategy_without_packing(lm, data, head):
     """The KV-repeat strategy (no prefix-tree mask) gives the same matrix."""

@@ -256,8 +256,10 @@ def compute(config: RealLingenConfig, out_dir: Path | None = None, inputs=None) 
                 H_all = token_shuffled(w["histories"][:config.n_histories], config.seed + 1)
                 F = empty + token_shuffled(w["futures"], config.seed + 2)
             MH = eng.matrix(H_all, F, rule=config.rule, k=config.k)
+            # φ(h) from the engine's history pass (identity head); a model whose head is not
+            # Ψ_c φ gets next_token_states' own error.
+            Phi = eng.history_states_ if eng.history_states_ is not None else next_token_states(lm, H_all)
             rows_t = eng.matrix(targets, F, column_tokens=MH.column_tokens).values
-            Phi = next_token_states(lm, H_all)
 
             fitted = _Fitted(MH.values, rows_t, Phi, phi_t, gram, config.method)
             fl, fn = fitted.fits(config.n_histories)

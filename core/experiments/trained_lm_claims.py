@@ -42,16 +42,17 @@ ARRAYS = "trained_lm_claims.npz"
 class TrainedLMClaimsConfig:
     """Sizes (held-out windows), k, subsampling factors, ranks, bootstrap and seeds.
 
-    ``width``: which trained width (None: the widest). ``n_futures`` is 128 in the quick
-    profile — |F|·k = 6400 columns — because every claim here is a dense SVD of the
-    |H| × |F|·k matrix (the bootstrap one per replicate), which at |F| = 1024 costs minutes per
-    SVD on two cores; ``full`` uses |F| = 1024.
+    ``width``: which trained width (None: the widest). |H| = |F| = 1024 with k = 50, the
+    paper's ratios, in both profiles: the 1024 × 51,200 matrix costs two engine passes (real
+    and shuffled futures) and, per claim, one 1024 × 1024 Gram (the bootstrap one per
+    replicate) instead of a full SVD. ``full`` has longer histories and futures and more ranks
+    and replicates.
     """
 
     width: str | None = None
     n_histories: int = 1024
     history_length: int = 24
-    n_futures: int = 128
+    n_futures: int = 1024
     future_length: int = 3
     k: int = 50
     rule: str = "topk_average"
@@ -68,7 +69,7 @@ class TrainedLMClaimsConfig:
 
 
 PROFILES = {"quick": TrainedLMClaimsConfig(),
-            "full": TrainedLMClaimsConfig(history_length=32, n_futures=1024, future_length=8,
+            "full": TrainedLMClaimsConfig(history_length=32, future_length=8,
                                           ranks=(1, 2, 3, 5, 8, 13, 20, 32, 50, 80, 128, 200, 256),
                                           angle_ranks=(10, 50, 100), n_boot=100, future_chunk=64,
                                           max_batch_tokens=65536)}
@@ -162,7 +163,7 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
 
 
 EXPERIMENT = Experiment(
-    name="trained_lm_claims", lens="logits", order=362, version=2,
+    name="trained_lm_claims", lens="logits", order=362, version=3,
     title="Lens-1 claims on the widest trained LM at |H| = 1024 = 8·d_model, k = 50 (α, subsampling, KL vs rank, angles)",
     profiles=PROFILES, compute=compute, result_type=TrainedLMClaimsResult, figure_module="training_claims",
     inputs=("trained_lms",))
