@@ -505,7 +505,38 @@ def train_causal_lm(train_tokens, val_tokens, tokenizer, out_dir, *,
     >>> [s for s, _ in run.checkpoints]
     [0, 1, 2]
     """
-    from logitrank.real_models.runtime import default_device
+    cfg, tc, bos, train, val, n_val = _checked_inputs(train_tokens, val_tokens, tokenizer, model_config, training)
+    out_dir = Path(out_dir)
+    fingerprint = to_jsonable({"format": 1, "model_config": dataclasses.asdict(cfg),
+                               "training": dataclasses.asdict(tc), "vocab_size": len(tokenizer),
+                               "tokenizer": _vocab_hash(tokenizer), "train_tokens": _stream_hash(train),
+                               "val_tokens": _stream_hash(val)})
+    if (out_dir / "run.json").exists():
+        if read_json(out_dir / "run.json") != fingerprint:
+            raise ResumeError(f"{out_dir} holds a different training run (other configs, tokenizer or data); "
+                              f"use a new out_dir or delete it")
+        if (out_dir / "done.json").exists():
+            return TrainingRun.load(out_dir)
+    else:
+        atomic_write_json(out_dir / "run.json", fingerprint)
+    trainer = _Trainer(cfg, tc, tokenizer, out_dir, fingerprint, device, probe)
+    trainer.load_resume()
+    if not trainer.run(_Batches(train, tc.seq_len, tc.batch_size, tc.seed, bos),
+                       _validation_batch(val, n_val, tc.seq_len, bos), progress, stop_after_steps):
+        return None
+    tps = tc.steps * tc.batch_size * (tc.seq_len + 1) / max(trainer.seconds, 1e-9)
+    atomic_write_json(out_dir / "done.json", {"steps": tc.steps, "seconds": trainer.seconds,
+                                              "tokens_per_second": tps,
+                                              "final_val_loss": trainer.metrics[-1]["val_loss"]})
+    trainer.resume.unlink(missing_ok=True)   # the final checkpoint and done.json carry everything
+    return TrainingRun.load(out_dir)
+
+
+def _checked_inputs(train_tokens, val_tokens, tokenizer, model_config, training):
+    """Every input of :func:`train_causal_lm` checked before anything is written.
+
+    Returns (model config, training config, BOS id, train stream, val stream, validation windows).
+    """
     cfg = TRAINED_LM_PRESETS.get(model_config) if isinstance(model_config, str) else model_config
     if cfg is None:
         raise InvalidInputError(f"unknown model preset {model_config!r}; choose one of {sorted(TRAINED_LM_PRESETS)}")
@@ -534,135 +565,149 @@ def train_causal_lm(train_tokens, val_tokens, tokenizer, out_dir, *,
     if n_val < 1:
         raise InvalidInputError(f"val_tokens has {val.size} tokens, fewer than one window of seq_len={tc.seq_len}; "
                                 f"hold out more text for validation")
+    return cfg, tc, int(bos), train, val, n_val
 
-    out_dir = Path(out_dir)
-    fingerprint = {"format": 1, "model_config": dataclasses.asdict(cfg), "training": dataclasses.asdict(tc),
-                   "vocab_size": vocab, "tokenizer": _vocab_hash(tokenizer),
-                   "train_tokens": _stream_hash(train), "val_tokens": _stream_hash(val)}
-    fingerprint = to_jsonable(fingerprint)
-    if (out_dir / "run.json").exists():
-        if read_json(out_dir / "run.json") != fingerprint:
-            raise ResumeError(f"{out_dir} holds a different training run (other configs, tokenizer or data); "
-                              f"use a new out_dir or delete it")
-        if (out_dir / "done.json").exists():
-            return TrainingRun.load(out_dir)
-    else:
-        atomic_write_json(out_dir / "run.json", fingerprint)
 
-    dev = torch.device(device) if device is not None else default_device()
-    model = build_trained_lm(cfg, vocab, seed=tc.seed).to(dev)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=tuple(tc.betas))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: tc.lr_factor(s))
-    batches = _Batches(train, tc.seq_len, tc.batch_size, tc.seed, int(bos))
-    val_ids = torch.cat([torch.full((n_val, 1), int(bos), dtype=torch.long),
-                         torch.from_numpy(val[: n_val * tc.seq_len].reshape(n_val, tc.seq_len))], dim=1)
-    ckpt_steps = set(tc.checkpoints())
+def _validation_batch(val: np.ndarray, n_val: int, seq_len: int, bos: int) -> torch.Tensor:
+    """The first ``n_val`` windows of the held-out stream, each as [BOS] + window."""
+    return torch.cat([torch.full((n_val, 1), bos, dtype=torch.long),
+                      torch.from_numpy(val[: n_val * seq_len].reshape(n_val, seq_len))], dim=1)
 
-    step, metrics, seconds, loss_sum, loss_n = 0, [], 0.0, 0.0, 0
-    resume = out_dir / "resume.pt"
-    if resume.exists():
-        state = torch.load(resume, map_location="cpu", weights_only=False)
-        if state["fingerprint"] != fingerprint:
-            raise ResumeError(f"{resume} belongs to a different run; delete {out_dir} or use a new out_dir")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+
+class _Trainer:
+    """The state of one training run (model, AdamW, schedule, step, metrics) and its steps and saves."""
+
+    def __init__(self, cfg: TrainedLMConfig, tc: TrainingConfig, tokenizer, out_dir: Path, fingerprint: dict,
+                 device, probe: Callable | None):
+        from logitrank.real_models.runtime import default_device
+        self.cfg, self.tc, self.tokenizer, self.out_dir = cfg, tc, tokenizer, out_dir
+        self.fingerprint, self.probe = fingerprint, probe
+        self.dev = torch.device(device) if device is not None else default_device()
+        self.model = build_trained_lm(cfg, len(tokenizer), seed=tc.seed).to(self.dev)
+        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
+                                      {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=tuple(tc.betas))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: tc.lr_factor(s))
+        self.step, self.metrics, self.seconds, self.loss_sum, self.loss_n = 0, [], 0.0, 0.0, 0
+        self.resume = out_dir / "resume.pt"
+
+    def load_resume(self) -> None:
+        """Continue from ``resume.pt`` when there is one (model, optimizer, schedule, RNG, counters)."""
+        if not self.resume.exists():
+            return
+        state = torch.load(self.resume, map_location="cpu", weights_only=False)
+        if state["fingerprint"] != self.fingerprint:
+            raise ResumeError(f"{self.resume} belongs to a different run; delete {self.out_dir} or use a new out_dir")
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
         torch.random.set_rng_state(state["rng_cpu"])
-        if dev.type == "cuda" and state.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(state["rng_cuda"], dev)
-        step, metrics, seconds = int(state["step"]), list(state["metrics"]), float(state["seconds"])
-        loss_sum, loss_n = float(state["loss_sum"]), int(state["loss_n"])
-    model.train()
+        if self.dev.type == "cuda" and state.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(state["rng_cuda"], self.dev)
+        self.step, self.metrics, self.seconds = int(state["step"]), list(state["metrics"]), float(state["seconds"])
+        self.loss_sum, self.loss_n = float(state["loss_sum"]), int(state["loss_n"])
 
-    def save_resume() -> None:
-        _atomic_torch_save(resume, {
-            "fingerprint": fingerprint, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "rng_cpu": torch.random.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
-            "metrics": metrics, "seconds": seconds, "loss_sum": loss_sum, "loss_n": loss_n})
+    def save_resume(self) -> None:
+        cuda = self.dev.type == "cuda"
+        _atomic_torch_save(self.resume, {
+            "fingerprint": self.fingerprint, "step": self.step, "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "rng_cpu": torch.random.get_rng_state(), "rng_cuda": torch.cuda.get_rng_state(self.dev) if cuda else None,
+            "metrics": self.metrics, "seconds": self.seconds, "loss_sum": self.loss_sum, "loss_n": self.loss_n})
 
-    def evaluate(with_probe: bool) -> dict:
-        rec = {"step": step, "tokens_seen": step * tc.batch_size * tc.seq_len,
-               "train_loss": loss_sum / loss_n if loss_n else None, "lr": tc.lr * tc.lr_factor(step)}
+    def evaluate(self, val_ids: torch.Tensor, with_probe: bool) -> dict:
+        """Step, tokens seen, mean train loss since the last record, LR, validation loss (and the probe)."""
+        tc, dev = self.tc, self.dev
+        rec = {"step": self.step, "tokens_seen": self.step * tc.batch_size * tc.seq_len,
+               "train_loss": self.loss_sum / self.loss_n if self.loss_n else None,
+               "lr": tc.lr * tc.lr_factor(self.step)}
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-            rec["val_loss"] = validation_loss(model, val_ids, tc.batch_size, dev)
-            if with_probe and probe is not None:
-                model.eval()
+            rec["val_loss"] = validation_loss(self.model, val_ids, tc.batch_size, dev)
+            if with_probe and self.probe is not None:
+                self.model.eval()
                 try:
                     with torch.no_grad():
-                        rec.update({str(k): v for k, v in dict(probe(model, tokenizer)).items()})
+                        rec.update({str(k): v for k, v in dict(self.probe(self.model, self.tokenizer)).items()})
                 finally:
-                    model.train()
+                    self.model.train()
         return rec
 
-    def checkpoint(rec: dict) -> None:
-        state = {**rec, "seed": tc.seed, "model_config": dataclasses.asdict(cfg),
-                 "training": dataclasses.asdict(tc), "train_tokens": fingerprint["train_tokens"]}
+    def checkpoint(self, rec: dict) -> None:
+        """``checkpoints/step-NNNNNN/``: model, tokenizer and training state, written then renamed."""
+        state = {**rec, "seed": self.tc.seed, "model_config": dataclasses.asdict(self.cfg),
+                 "training": dataclasses.asdict(self.tc), "train_tokens": self.fingerprint["train_tokens"]}
 
         def write(tmp: Path) -> None:
             from transformers.utils import logging as hf_logging
             bars = hf_logging.is_progress_bar_enabled()
             hf_logging.disable_progress_bar()        # one "Writing model shards" bar per checkpoint is noise
             try:
-                model.save_pretrained(tmp)
+                self.model.save_pretrained(tmp)
             finally:
                 if bars:
                     hf_logging.enable_progress_bar()
-            tokenizer.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
             atomic_write_json(tmp / _STATE_FILE, state)
 
-        _atomic_save_dir(out_dir / "checkpoints" / f"step-{step:06d}", write)
+        _atomic_save_dir(self.out_dir / "checkpoints" / f"step-{self.step:06d}", write)
 
-    def record(at_checkpoint: bool) -> None:
-        nonlocal loss_sum, loss_n
-        with_probe = at_checkpoint or (tc.probe_every and step % tc.probe_every == 0)
-        rec = evaluate(bool(with_probe))
-        metrics.append(rec)
-        loss_sum, loss_n = 0.0, 0
+    def record(self, val_ids: torch.Tensor, at_checkpoint: bool) -> None:
+        tc = self.tc
+        with_probe = at_checkpoint or (tc.probe_every and self.step % tc.probe_every == 0)
+        rec = self.evaluate(val_ids, bool(with_probe))
+        self.metrics.append(rec)
+        self.loss_sum, self.loss_n = 0.0, 0
         if at_checkpoint:
-            checkpoint(rec)
-        atomic_write_json(out_dir / "metrics.json", metrics)
+            self.checkpoint(rec)
+        atomic_write_json(self.out_dir / "metrics.json", self.metrics)
 
-    from tqdm.auto import tqdm
-    bar = tqdm(total=tc.steps, initial=step, file=sys.stderr, disable=not progress, desc="training",
-               unit="step", dynamic_ncols=True)
-    try:
-        if step == 0 and not metrics:
-            record(at_checkpoint=True)               # the untrained model, step 0
-            save_resume()
-        t0 = time.perf_counter()
-        while step < tc.steps:
-            if stop_after_steps is not None and step >= stop_after_steps:
-                return None
-            ids = batches(step).to(dev)
-            loss = model(input_ids=ids, labels=ids).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            opt.step()
-            sched.step()
-            step += 1
-            loss_sum += float(loss.detach())
-            loss_n += 1
-            at_ckpt = step in ckpt_steps
-            if at_ckpt or (tc.eval_every and step % tc.eval_every == 0) or (tc.probe_every and step % tc.probe_every == 0):
-                seconds += time.perf_counter() - t0
-                record(at_ckpt)
-                t0 = time.perf_counter()
-                bar.set_postfix(train=f"{metrics[-1]['train_loss']:.3f}", val=f"{metrics[-1]['val_loss']:.3f}")
-            if at_ckpt or step % tc.save_every == 0:
-                seconds += time.perf_counter() - t0
-                save_resume()
-                t0 = time.perf_counter()
-            bar.update(1)
-        seconds += time.perf_counter() - t0
-    finally:
-        bar.close()
-    tps = tc.steps * tc.batch_size * (tc.seq_len + 1) / max(seconds, 1e-9)
-    atomic_write_json(out_dir / "done.json", {"steps": tc.steps, "seconds": seconds, "tokens_per_second": tps,
-                                              "final_val_loss": metrics[-1]["val_loss"]})
-    resume.unlink(missing_ok=True)   # the final checkpoint and done.json carry everything
-    return TrainingRun.load(out_dir)
+    def train_step(self, ids: torch.Tensor) -> None:
+        loss = self.model(input_ids=ids, labels=ids).loss
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.step += 1
+        self.loss_sum += float(loss.detach())
+        self.loss_n += 1
+
+    def run(self, batches: _Batches, val_ids: torch.Tensor, progress: bool, stop_after_steps: int | None) -> bool:
+        """Train to ``tc.steps`` from the current step; False when stopped by ``stop_after_steps``.
+
+        Time spent on evaluation and saving is left out of :attr:`seconds` (training throughput).
+        """
+        from tqdm.auto import tqdm
+        tc = self.tc
+        ckpt_steps = set(tc.checkpoints())
+        self.model.train()
+        bar = tqdm(total=tc.steps, initial=self.step, file=sys.stderr, disable=not progress, desc="training",
+                   unit="step", dynamic_ncols=True)
+        try:
+            if self.step == 0 and not self.metrics:
+                self.record(val_ids, at_checkpoint=True)               # the untrained model, step 0
+                self.save_resume()
+            t0 = time.perf_counter()
+            while self.step < tc.steps:
+                if stop_after_steps is not None and self.step >= stop_after_steps:
+                    return False
+                self.train_step(batches(self.step).to(self.dev))
+                step = self.step
+                at_ckpt = step in ckpt_steps
+                if at_ckpt or (tc.eval_every and step % tc.eval_every == 0) or \
+                        (tc.probe_every and step % tc.probe_every == 0):
+                    self.seconds += time.perf_counter() - t0
+                    self.record(val_ids, at_ckpt)
+                    t0 = time.perf_counter()
+                    bar.set_postfix(train=f"{self.metrics[-1]['train_loss']:.3f}",
+                                    val=f"{self.metrics[-1]['val_loss']:.3f}")
+                if at_ckpt or step % tc.save_every == 0:
+                    self.seconds += time.perf_counter() - t0
+                    self.save_resume()
+                    t0 = time.perf_counter()
+                bar.update(1)
+            self.seconds += time.perf_counter() - t0
+        finally:
+            bar.close()
+        return True
