@@ -307,6 +307,6 @@ def compute(config: RealLingenConfig, out_dir: Path | None = None, inputs=None) 
 
 
 EXPERIMENT = Experiment(
-    name="real_lingen", lens="logits", order=302,
+    name="real_lingen", lens="logits", order=302, version=2,
     title="LINGEN on SmolLM2, real text, |H| above d_model: Options 1 and 2 with intervals, |H| sweep",
     profiles=PROFILES, compute=compute, result_type=RealLingenResult, figure_module="real_lingen")

@@ -158,7 +158,7 @@ def compute(config: RealAnglesConfig, out_dir: Path | None = None, inputs=None) 
 
 
 EXPERIMENT = Experiment(
-    name="real_principal_angles", lens="logits", order=301,
+    name="real_principal_angles", lens="logits", order=301, version=2,
     title="SmolLM2 on real text: principal angles between column spaces, real vs token-shuffled futures",
     profiles=PROFILES, compute=compute, result_type=RealAnglesResult, figure_module="real_principal_angles",
     inputs=("real_spectrum",))

@@ -230,7 +230,7 @@ def compute(config: RealSpectrumConfig, out_dir: Path | None = None, inputs=None
 
 
 EXPERIMENT = Experiment(
-    name="real_spectrum", lens="logits", order=300,
+    name="real_spectrum", lens="logits", order=300, version=2,
     title="SmolLM2 vs random-init twin on real text: logit-matrix spectrum, α with intervals, power-law check, "
           "scale sweep, subsampling, average KL vs rank",
     profiles=PROFILES, compute=compute, result_type=RealSpectrumResult, figure_module="real_spectrum")

@@ -68,7 +68,7 @@ def compute(config: TrainedLMLingenConfig, out_dir: Path, inputs=None) -> RealLi
 
 
 EXPERIMENT = Experiment(
-    name="trained_lm_lingen", lens="logits", order=363,
+    name="trained_lm_lingen", lens="logits", order=363, version=2,
     title="LINGEN on the widest trained LM at |H| = 8·d_model, held-out real text: Options 1 and 2, |H| sweep",
     profiles=PROFILES, compute=compute, result_type=RealLingenResult, figure_module="trained_lm_lingen",
     inputs=("trained_lms",))

@@ -257,7 +257,7 @@ def compute(config: TrainingDynamicsConfig, out_dir: Path, inputs=None) -> Train
 
 
 EXPERIMENT = Experiment(
-    name="training_dynamics", lens="logits", order=361, version=2,
+    name="training_dynamics", lens="logits", order=361, version=3,
     title="α, KL at fixed rank, held-out loss and MP consistency through training (trained family, from step 0)",
     profiles=PROFILES, compute=compute, result_type=TrainingDynamicsResult, figure_module="training_dynamics",
     inputs=("trained_lms",))
