@@ -21,6 +21,7 @@ from logitrank.theory.spectrum import (
     PowerLawFit,
     average_kl_vs_rank,
     principal_angle_cosines,
+    principal_angle_cosines_by_rank,
     rank_for_relative_error,
     relative_tail_error,
     singular_values,
@@ -277,10 +278,13 @@ def test_rank_r_kl_and_angles_of_wide_and_tall_matrices_match_a_full_svd(shape):
         assert res.average_kl[j] == pytest.approx(want, rel=1e-7, abs=1e-15)
         assert res.frobenius_bound[j] == pytest.approx((s[r:] ** 2).sum() / (nH * nF), rel=1e-7, abs=1e-13)
     B = L + 0.05 * rng.normal(size=L.shape)
+    by_rank = principal_angle_cosines_by_rank(L, B, [20, 1, 5])
+    assert sorted(by_rank) == [1, 5, 20]
     for r in (1, 5, 20):
         UB = np.linalg.svd(B, full_matrices=False)[0][:, :r]
         want = np.sort(np.cos(scipy.linalg.subspace_angles(Us[:, :r], UB)))[::-1]
         np.testing.assert_allclose(principal_angle_cosines(L, B, r), want, atol=1e-9)
+        np.testing.assert_allclose(by_rank[r], want, atol=1e-9)
 
 
 # ---------------------------------------------------------------- lingen

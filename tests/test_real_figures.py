@@ -122,3 +122,26 @@ def test_real_cli_has_help():
     from logitrank.cli import app
     res = CliRunner().invoke(app, ["real", "--help"])
     assert res.exit_code == 0 and "spectrum" in res.output and "lingen" in res.output
+
+
+def test_angle_intervals_cosines_and_bootstrap_by_hand():
+    """Fig. 4 with its interval: the cosines are the principal-angle cosines of the top-r left singular
+    subspaces (scipy.linalg.subspace_angles on numpy SVD bases); the bootstrap resamples whole futures
+    (k-column blocks, the same blocks for both matrices), so identical matrices give [1, 1]."""
+    import scipy.linalg
+
+    from logitrank.experiments.real_principal_angles import angle_intervals
+    rng = np.random.default_rng(3)
+    nH, nF, k = 30, 12, 4
+    real = rng.normal(size=(nH, 6)) @ rng.normal(size=(6, nF * k)) + 0.1 * rng.normal(size=(nH, nF * k))
+    nonsense = real + 0.5 * rng.normal(size=real.shape)
+    out = angle_intervals(real, nonsense, k, [2, 5], np.random.default_rng(0), n_boot=20, n_random=10)
+    for j, r in enumerate((2, 5)):
+        UA = np.linalg.svd(real, full_matrices=False)[0][:, :r]
+        UB = np.linalg.svd(nonsense, full_matrices=False)[0][:, :r]
+        want = np.sort(np.cos(scipy.linalg.subspace_angles(UA, UB)))[::-1]
+        np.testing.assert_allclose(out["cosines"][j], want, atol=1e-9)
+        assert out["mean_low"][j] <= out["mean_high"][j] <= 1.0
+        assert 0 < out["random_low"][j] <= out["random_high"][j] < want.mean()
+    same = angle_intervals(real, real, k, [3], np.random.default_rng(1), n_boot=10, n_random=5)
+    assert same["mean_low"][0] == pytest.approx(1.0) and same["mean_high"][0] == pytest.approx(1.0)

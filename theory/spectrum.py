@@ -34,6 +34,7 @@ __all__ = [
     "SubsampleStability",
     "alpha_subsample_stability",
     "principal_angle_cosines",
+    "principal_angle_cosines_by_rank",
     "random_subspace_cosines",
 ]
 
@@ -366,13 +367,22 @@ def principal_angle_cosines(A, B, rank: int) -> np.ndarray:
     Both matrices have rows indexed by the same histories; their rank-r column spaces are
     spanned by the top-r left singular vectors. Returns r cosines, largest first (Fig. 4).
     """
+    return principal_angle_cosines_by_rank(A, B, [rank])[int(rank)]
+
+
+def principal_angle_cosines_by_rank(A, B, ranks) -> dict[int, np.ndarray]:
+    """:func:`principal_angle_cosines` at several ranks, from one top-max(r) basis per matrix."""
     A, B = _matrix(A), _matrix(B)
     if A.shape[0] != B.shape[0]:
         raise InvalidInputError(f"A and B must have the same rows (histories): {A.shape[0]} vs {B.shape[0]}")
-    if not (1 <= rank <= min(A.shape[0], A.shape[1], B.shape[1])):
-        raise InvalidInputError(f"rank={rank} out of range for shapes {A.shape}, {B.shape}")
-    c = scipy.linalg.svdvals(_top_left_basis(A, rank).T @ _top_left_basis(B, rank))
-    return np.clip(c, 0.0, 1.0)
+    ranks = sorted({int(r) for r in ranks})
+    for rank in ranks:
+        if not (1 <= rank <= min(A.shape[0], A.shape[1], B.shape[1])):
+            raise InvalidInputError(f"rank={rank} out of range for shapes {A.shape}, {B.shape}")
+    if not ranks:
+        return {}
+    UA, UB = _top_left_basis(A, ranks[-1]), _top_left_basis(B, ranks[-1])
+    return {r: np.clip(scipy.linalg.svdvals(UA[:, :r].T @ UB[:, :r]), 0.0, 1.0) for r in ranks}
 
 
 def random_subspace_cosines(n: int, rank: int, rng: np.random.Generator, n_draws: int = 20) -> np.ndarray:

@@ -89,29 +89,24 @@ class RealAnglesResult:
                        config=meta["config"], threads_used=int(meta["threads_used"]))
 
 
-def _left_basis(M: np.ndarray, r: int) -> np.ndarray:
-    return np.linalg.svd(M, full_matrices=False)[0][:, :r]
-
-
 def angle_intervals(real: np.ndarray, nonsense: np.ndarray, k: int, ranks, rng: np.random.Generator,
                     *, n_boot: int = 100, n_random: int = 100, level: float = 0.95) -> dict:
     """Cosines per rank with a paired future-bootstrap interval of their mean and the random baseline."""
-    from logitrank.theory.spectrum import principal_angle_cosines
+    from logitrank.theory.spectrum import principal_angle_cosines_by_rank
     nH, nF = real.shape[0], real.shape[1] // k
     A, B = real.reshape(nH, nF, k), nonsense.reshape(nH, nF, k)
     ranks = [r for r in ranks if r <= min(nH, real.shape[1], nonsense.shape[1])]
     boots = np.empty((n_boot, len(ranks)))
     for b in range(n_boot):
         idx = rng.integers(0, nF, size=nF)
-        UA = _left_basis(A[:, idx].reshape(nH, -1), max(ranks))
-        UB = _left_basis(B[:, idx].reshape(nH, -1), max(ranks))
-        for j, r in enumerate(ranks):
-            boots[b, j] = np.clip(np.linalg.svd(UA[:, :r].T @ UB[:, :r], compute_uv=False), 0, 1).mean()
+        cb = principal_angle_cosines_by_rank(A[:, idx].reshape(nH, -1), B[:, idx].reshape(nH, -1), ranks)
+        boots[b] = [cb[r].mean() for r in ranks]
     q = (1 - level) / 2
     out = {"ranks": np.array(ranks), "cosines": [], "mean_low": [], "mean_high": [], "random": [],
            "random_low": [], "random_high": []}
+    cos = principal_angle_cosines_by_rank(real, nonsense, ranks)
     for j, r in enumerate(ranks):
-        c = principal_angle_cosines(real, nonsense, r)
+        c = cos[r]
         rand = np.empty((n_random, r))
         for d in range(n_random):
             Q1, _ = np.linalg.qr(rng.normal(size=(nH, r)))

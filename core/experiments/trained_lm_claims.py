@@ -111,7 +111,7 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
     from logitrank.theory.spectrum import (
         PowerLawFit,
         average_kl_vs_rank,
-        principal_angle_cosines,
+        principal_angle_cosines_by_rank,
         random_subspace_cosines,
         singular_values,
     )
@@ -147,7 +147,7 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
         scale = scale_consistency(L, k, model.d_model, config.factors, rng)
         ranks = [r for r in config.ranks if r <= min(L.shape)]
         kl = average_kl_vs_rank(L, k, ranks)
-        cos = {r: principal_angle_cosines(L, mats["nonsense"], r) for r in config.angle_ranks if r <= min(L.shape)}
+        cos = principal_angle_cosines_by_rank(L, mats["nonsense"], [r for r in config.angle_ranks if r <= min(L.shape)])
         rnd = {r: random_subspace_cosines(L.shape[0], r, rng) for r in cos}
     arrays = {"singular_values": s, "ranks": kl.ranks, "average_kl": kl.average_kl,
               "frobenius_bound": kl.frobenius_bound, "alpha_boot": iv.samples,
