@@ -130,9 +130,14 @@ def claims(results_dir: Path) -> list[Claim]:
     res, data = _load(results_dir)
     out: list[Claim] = []
     fig = NAME
-    setting = lambda name: (f"{LABEL[name]}, all {len(data[name][0]['trained']['rows'])} block matrices; MP sigma "  # noqa: E731
-                            f"= median-based; outliers beyond the {res.tw_quantile:.0%} Tracy–Widom margin; "
-                            f"consistent = no outlier and bulk KS p > 0.01")
+    def setting(name: str) -> str:
+        rows = data[name][0]["trained"]["rows"]
+        n_emb = sum(r["type"] == "embedding" for r in rows)
+        which = (f"all {len(rows)} block matrices" if not n_emb else
+                 f"all {len(rows) - n_emb} block matrices and {n_emb} embedding matrices")
+        return (f"{LABEL[name]}, {which}; MP sigma = median-based; outliers beyond the {res.tw_quantile:.0%} "
+                f"Tracy–Widom margin; consistent = no outlier and bulk KS p > 0.01")
+
     for name, (summary, _) in data.items():
         twin = summary["twin"]["rows"]
         frac = np.mean([r["consistent_mp"] for r in twin])
