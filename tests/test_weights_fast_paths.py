@@ -150,6 +150,7 @@ def test_non_finite_weights_rejected_in_every_dtype(dtype, bad):
 def test_threadable_syevd_equals_numpy_eigvalsh_bit_for_bit(n):
     """The ctypes LAPACK ``dsyevd`` call returns ``np.linalg.eigvalsh``'s eigenvalues exactly, from any thread."""
     from concurrent.futures import ThreadPoolExecutor
+
     from logitrank.real_models.weights import _lapack_dsyevd, _symmetric_eigenvalues
     assert _lapack_dsyevd() is not None          # SciPy's Cython LAPACK API is there: the threaded path is tested
     rng = np.random.default_rng(n)
