@@ -69,6 +69,12 @@ def _ww(model):
     return time.perf_counter() - t0, details
 
 
+#: Idle time before every timed call: a BLAS/OpenMP pool keeps its worker threads spinning for
+#: a while after its last parallel call (OpenBLAS ~2^28 cycles, ~0.1 s here), so without a
+#: pause each tool would start while the previous tool's threads still hold the other core.
+SETTLE_S = 0.5
+
+
 def _at_threads(n: int, fn, *a, **kw):
     """Run ``fn`` with ``n`` torch threads and ``n`` BLAS/OpenMP threads (the same for both tools)."""
     from threadpoolctl import threadpool_limits
@@ -76,6 +82,7 @@ def _at_threads(n: int, fn, *a, **kw):
     torch.set_num_threads(n)
     try:
         with threadpool_limits(limits=n):
+            time.sleep(SETTLE_S)
             return fn(*a, **kw)
     finally:
         torch.set_num_threads(old)
@@ -96,6 +103,7 @@ def bench(name: str, model, threads=(1, 2), repeats: int = 2) -> dict:
             names = list(details["longname"])
             t, alpha_ours = _at_threads(th, _ours, model, names, threads=th)
             t_ours[th] = min(t_ours[th], t)
+        time.sleep(SETTLE_S)
         t, alpha_32 = _ours(model, names, dtype=torch.float32, threads=top)
         t_32 = min(t_32, t)
     alpha_ww = details["alpha"].to_numpy(dtype=float)
@@ -129,7 +137,8 @@ def main(argv=None) -> None:
         if line not in lines:
             lines.append(line)
     lines += ["```", "",
-              f"Timings are best of {args.repeats} interleaved repeats (a shared machine has load bursts); "
+              f"Timings are best of {args.repeats} interleaved repeats (a shared machine has load bursts), each "
+              f"call after {SETTLE_S} s idle (so the previous tool's spinning BLAS threads are gone); "
               f"the ratio is what counts. Python {platform.python_version()}, CPU only. Both tools run at the "
               f"row's thread count (torch threads and BLAS/OpenMP pools limited alike), float64. FLOPs of ours = "
               f"sum over matrices of n*m^2 (syrk Gram) + 4/3 m^3 (syevd tridiagonalisation), m = smaller side; "
