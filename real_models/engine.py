@@ -479,7 +479,15 @@ class LogitMatrixEngine:
         n_hist, nf = feats.shape[:2]
         acc = torch.zeros((nf, self.V), dtype=torch.float64, device=self.device)
         for s in range(0, n_hist, 8):
-            acc += torch.softmax(self._full(feats[s:s + 8]).double(), dim=-1).sum(dim=0)
+            logits = self._full(feats[s:s + 8])                  # (≤8, nf, V): one pass over Ψ_c per 8 histories
+            # The float64 softmax one history at a time: (nf, V) stays in cache, where a block of
+            # 8 histories (8·nf·V·8 bytes, 50 MB at nf = 16) went through memory 3 times
+            # (measured 0.42 → 0.29 s for 24 × 16 rows of SmolLM2 on 1 CPU thread, head included).
+            if self.device.type == "cpu":
+                for row in logits:
+                    acc += torch.softmax(row.double(), dim=-1)
+            else:                                                # no cache to fit; fewer launches
+                acc += torch.softmax(logits.double(), dim=-1).sum(dim=0)
         probs = (acc / n_hist).cpu().numpy()
         return choose_column_tokens(self.lm, (), futures, "topk_average", k, average_probabilities=probs)
 

@@ -144,3 +144,30 @@ def test_non_finite_weights_rejected_in_every_dtype(dtype, bad):
     w[3, 1] = bad
     with pytest.raises(InvalidInputError, match="NaN or inf"):
         check_matrix(w.T, "w")
+
+
+@pytest.mark.parametrize("n", [2, 3, 31, 200])
+def test_threadable_syevd_equals_numpy_eigvalsh_bit_for_bit(n):
+    """The ctypes LAPACK ``dsyevd`` call returns ``np.linalg.eigvalsh``'s eigenvalues exactly, from any thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from logitrank.real_models.weights import _lapack_dsyevd, _symmetric_eigenvalues
+    assert _lapack_dsyevd() is not None          # SciPy's Cython LAPACK API is there: the threaded path is tested
+    rng = np.random.default_rng(n)
+    grams = [(lambda a: a.T @ a)(rng.standard_normal((n + 7, n))) for _ in range(6)]
+    refs = [np.linalg.eigvalsh(g) for g in grams]
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(_symmetric_eigenvalues, [g.copy() for g in grams]))
+    for w, ref in zip(got, refs):
+        assert w.dtype == np.float64 and np.array_equal(w, ref)
+
+
+def test_syevd_fallback_and_float32_use_numpy(monkeypatch):
+    """Without the ctypes routine (or for float32) the eigenvalues come from ``np.linalg.eigvalsh``, unchanged."""
+    import logitrank.real_models.weights as weights
+    rng = np.random.default_rng(9)
+    g = (lambda a: a.T @ a)(rng.standard_normal((40, 25)))
+    assert np.array_equal(weights._symmetric_eigenvalues(g.astype(np.float32)),
+                          np.linalg.eigvalsh(g.astype(np.float32)))
+    monkeypatch.setattr(weights, "_lapack_dsyevd", lambda: None)
+    assert np.array_equal(weights._symmetric_eigenvalues(g.copy()), np.linalg.eigvalsh(g))
