@@ -36,6 +36,7 @@ __all__ = [
     "principal_angle_cosines",
     "principal_angle_cosines_by_rank",
     "random_subspace_cosines",
+    "random_subspace_cosine_draws",
 ]
 
 
@@ -387,11 +388,16 @@ def principal_angle_cosines_by_rank(A, B, ranks) -> dict[int, np.ndarray]:
 
 def random_subspace_cosines(n: int, rank: int, rng: np.random.Generator, n_draws: int = 20) -> np.ndarray:
     """Mean principal-angle cosines between two Haar-random r-dim subspaces of R^n (the baseline)."""
+    return random_subspace_cosine_draws(n, rank, rng, n_draws).mean(axis=0)
+
+
+def random_subspace_cosine_draws(n: int, rank: int, rng: np.random.Generator, n_draws: int = 20) -> np.ndarray:
+    """The cosines of each draw of :func:`random_subspace_cosines`, ``(n_draws, rank)`` (for intervals)."""
     if not (1 <= rank <= n):
         raise InvalidInputError(f"need 1 <= rank <= n, got rank={rank}, n={n}")
-    out = np.zeros(rank)
-    for _ in range(n_draws):
+    out = np.empty((n_draws, rank))
+    for d in range(n_draws):
         Q1, _ = np.linalg.qr(rng.normal(size=(n, rank)))
         Q2, _ = np.linalg.qr(rng.normal(size=(n, rank)))
-        out += np.clip(scipy.linalg.svdvals(Q1.T @ Q2), 0, 1)
-    return out / n_draws
+        out[d] = np.clip(scipy.linalg.svdvals(Q1.T @ Q2), 0, 1)
+    return out

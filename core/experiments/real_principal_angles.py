@@ -92,7 +92,7 @@ class RealAnglesResult:
 def angle_intervals(real: np.ndarray, nonsense: np.ndarray, k: int, ranks, rng: np.random.Generator,
                     *, n_boot: int = 100, n_random: int = 100, level: float = 0.95) -> dict:
     """Cosines per rank with a paired future-bootstrap interval of their mean and the random baseline."""
-    from logitrank.theory.spectrum import principal_angle_cosines_by_rank
+    from logitrank.theory.spectrum import principal_angle_cosines_by_rank, random_subspace_cosine_draws
     nH, nF = real.shape[0], real.shape[1] // k
     A, B = real.reshape(nH, nF, k), nonsense.reshape(nH, nF, k)
     ranks = [r for r in ranks if r <= min(nH, real.shape[1], nonsense.shape[1])]
@@ -107,11 +107,7 @@ def angle_intervals(real: np.ndarray, nonsense: np.ndarray, k: int, ranks, rng: 
     cos = principal_angle_cosines_by_rank(real, nonsense, ranks)
     for j, r in enumerate(ranks):
         c = cos[r]
-        rand = np.empty((n_random, r))
-        for d in range(n_random):
-            Q1, _ = np.linalg.qr(rng.normal(size=(nH, r)))
-            Q2, _ = np.linalg.qr(rng.normal(size=(nH, r)))
-            rand[d] = np.clip(np.linalg.svd(Q1.T @ Q2, compute_uv=False), 0, 1)
+        rand = random_subspace_cosine_draws(nH, r, rng, n_random)
         lo, hi = np.quantile(boots[:, j], [q, 1 - q])
         rlo, rhi = np.quantile(rand.mean(axis=1), [q, 1 - q])
         for key, val in (("cosines", c), ("mean_low", lo), ("mean_high", hi), ("random", rand.mean(axis=0)),
