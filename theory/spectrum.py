@@ -338,6 +338,11 @@ def alpha_subsample_stability(values, k: int, rng: np.random.Generator, *, facto
     return SubsampleStability(np.asarray(factors), np.array(means), np.array(stds), shapes)
 
 
+def _smaller_gram(L: np.ndarray) -> np.ndarray:
+    """L Lᵀ if L is wide, else Lᵀ L (a product with its own transpose: BLAS ``syrk``)."""
+    return L @ L.T if L.shape[0] <= L.shape[1] else L.T @ L
+
+
 def _smaller_gram_eigh(L: np.ndarray, rank: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Eigenpairs of the smaller Gram matrix (L Lᵀ if L is wide, else Lᵀ L), largest first.
 
@@ -347,7 +352,7 @@ def _smaller_gram_eigh(L: np.ndarray, rank: int | None = None) -> tuple[np.ndarr
     top-r subspace is accurate to ~1e-16·σ_1²/(σ_r² − σ_{r+1}²). ``rank``: only the top
     ``rank`` pairs (LAPACK ``syevr`` subset).
     """
-    G = L @ L.T if L.shape[0] <= L.shape[1] else L.T @ L
+    G = _smaller_gram(L)
     n = G.shape[0]
     sub = None if rank is None else [n - rank, n - 1]
     lam, Q = scipy.linalg.eigh(G, subset_by_index=sub)

@@ -173,7 +173,8 @@ def analyse_spectrum(values: np.ndarray, config: RealSpectrumConfig, rng: np.ran
         sw["a"].append(siv.estimate)
         sw["lo"].append(siv.low)
         sw["hi"].append(siv.high)
-        sw["ok"].append(power_law_check(singular_values(sub), fit_range=fr, rtol=config.gof_rtol).is_power_law)
+        s_sub = s if sub.shape == L.shape else singular_values(sub)     # f = 1: the whole matrix again
+        sw["ok"].append(power_law_check(s_sub, fit_range=fr, rtol=config.gof_rtol).is_power_law)
     stab = alpha_subsample_stability(L, k, rng, factors=tuple(config.subsample_factors), fit_range=fr)
     ranks = [r for r in config.ranks if r <= min(L.shape)]
     kl = average_kl_vs_rank(L, k, ranks)
