@@ -1,6 +1,7 @@
 """Benchmark: WeightWatcher 0.7.7 ``analyze()`` vs logitrank's weights lens, same matrices, one process.
 
-For all-MiniLM-L6-v2 and SmolLM2-135M (CPU): run WeightWatcher's default analysis (power-law
+For all-MiniLM-L6-v2 and SmolLM2-135M (CPU): run WeightWatcher's analysis with its float64 SciPy
+SVD (``svd_method="accurate"``, which is also its default where torch sees no GPU; power-law
 alpha per layer), then ours on exactly the matrices WeightWatcher analysed (same names; the
 tied SmolLM2 embedding/LM-head counted as often as WeightWatcher counts it), and print both
 wall times, the ratio, and the median |alpha_WW - alpha_ours| over matched matrices.
@@ -65,7 +66,10 @@ def _ww(model):
     t0 = time.perf_counter()
     with redirect_stdout(buf), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        details = watcher.analyze()
+        # "accurate" is WeightWatcher's SciPy float64 SVD. Its default, "fast", is the same on a
+        # machine without CUDA, but where torch sees a GPU it runs torch.linalg.svdvals on the GPU in
+        # float32 (RMT_Util.torch_wrapper), which is not equal precision.
+        details = watcher.analyze(svd_method="accurate")
     return time.perf_counter() - t0, details
 
 
@@ -146,8 +150,9 @@ def main(argv=None) -> None:
               f"memory-bound LAPACK, so 100% is out of reach).", ""]
     try:
         import weightwatcher
-        lines.append(f"WeightWatcher {weightwatcher.__version__}: `WeightWatcher(model).analyze()` with defaults "
-                     f"(power-law alpha per layer, SciPy float64 SVD). Ours: `analyze_weight_matrices` on the "
+        lines.append(f"WeightWatcher {weightwatcher.__version__}: `WeightWatcher(model).analyze(svd_method=\"accurate\")` "
+                     f"(power-law alpha per layer, SciPy float64 SVD; the default \"fast\" is the same without CUDA "
+                     f"and a float32 GPU SVD with it). Ours: `analyze_weight_matrices` on the "
                      f"same matrices (float64 Gram + eigvalsh; MP fit, outliers both sides, KS, spacing ratio, alpha).")
         lines.append("What each time includes, both from the model already loaded in memory: WeightWatcher — its "
                      "walk over the model's layers, each weight copied to NumPy and cast to float64, SciPy "
