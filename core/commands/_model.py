@@ -8,9 +8,11 @@ options first (:mod:`logitrank.commands._options`): everything here runs after t
 
 from __future__ import annotations
 
+import contextlib
+
 from logitrank.commands._output import progress_note
 
-__all__ = ["load_model", "text_splits"]
+__all__ = ["load_model", "loaded_model", "text_splits"]
 
 
 def load_model(model: str, *, dtype: str = "float32", device: str | None = None, twin: int | None = None):
@@ -18,6 +20,18 @@ def load_model(model: str, *, dtype: str = "float32", device: str | None = None,
     from logitrank.real_models.adapter import HFCausalLM
     progress_note(f"loading {model}{f' (random-init twin, seed {twin})' if twin is not None else ''} …")
     return HFCausalLM.load(model, dtype=dtype, device=device, twin_seed=twin)
+
+
+@contextlib.contextmanager
+def loaded_model(model: str, *, dtype: str = "float32", device: str | None = None, twin: int | None = None,
+                 threads: int | None = None):
+    """The block of a command that runs the model: ``--threads`` torch threads (torch's default,
+    all cores, when None) around :func:`load_model`; yields ``(lm, threads_used)``."""
+    import torch
+
+    from logitrank.real_models.runtime import torch_threads
+    with torch_threads(threads):
+        yield load_model(model, dtype=dtype, device=device, twin=twin), torch.get_num_threads()
 
 
 def text_splits(lm, text: str | None, request: dict, *, seed: int, stride: int | None = None, offset: int = 0,

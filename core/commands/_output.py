@@ -31,7 +31,7 @@ import typer
 from logitrank.errors import InvalidInputError, ResumeError
 from logitrank.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json, to_jsonable
 
-__all__ = ["OutDir", "package_version", "progress_note", "interruptible", "ChunkProgress"]
+__all__ = ["OutDir", "package_version", "progress_note", "interruptible", "ChunkProgress", "open_out", "run_cached"]
 
 
 def package_version() -> str:
@@ -180,3 +180,17 @@ def open_out(out, command: str, inputs: dict) -> tuple[OutDir, dict | None]:
     if rec is not None:
         progress_note(f"reusing {out}/result.json (same inputs)")
     return od, rec
+
+
+def run_cached(out, command: str, inputs: dict, compute: Callable, report: Callable[[dict], None]) -> dict:
+    """The skeleton of a command after its checks: open ``--out`` (before any model loads); reuse
+    the record of an identical complete run, or run ``compute(od) -> (outputs, files)`` and
+    ``od.finish(outputs, **files)`` (``files``: the ``tables`` / ``figure`` / ``figure_name`` of
+    :meth:`OutDir.finish`); then print ``report(outputs)`` — the same JSON-able outputs either way.
+    Returns the record."""
+    od, rec = open_out(out, command, inputs)
+    if rec is None:
+        outputs, files = compute(od)
+        rec = od.finish(outputs, **files)
+    report(rec["outputs"])
+    return rec

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from logitrank.commands._model import load_model, text_splits
+from logitrank.commands._model import loaded_model, text_splits
 from logitrank.commands._options import (
     Device,
     Dtype,
@@ -36,7 +36,7 @@ from logitrank.commands._options import (
     check_positive,
     check_rule,
 )
-from logitrank.commands._output import ChunkProgress, interruptible, open_out, progress_note
+from logitrank.commands._output import ChunkProgress, interruptible, progress_note, run_cached
 from logitrank.errors import InvalidInputError
 
 __all__ = ["app", "spectrum", "lingen"]
@@ -119,50 +119,44 @@ def spectrum(
                   nonsense=nonsense, histories=histories, futures=futures, history_length=history_length,
                   future_length=future_length, k=k, rule=rule, fit_range=list(fit_range),
                   future_chunk=future_chunk, save_matrix=save_matrix, threads=threads)
-    od, rec = open_out(out, "real spectrum", inputs)
-    if rec is not None:
-        _report_spectrum(rec["outputs"])
-        return
+    def compute(od):
+        import numpy as np
 
-    import numpy as np
-    import torch
+        from logitrank.real_models.distributed import spectrum_outputs
+        from logitrank.real_models.engine import LogitMatrixEngine
+        with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
+            seqs, sources = text_splits(lm, text, {"histories": (histories, history_length),
+                                                   "futures": (futures, future_length)},
+                                        seed=seed, stride=stride, offset=offset,
+                                        shuffled=("futures",) if nonsense else ())
+            eng = LogitMatrixEngine(lm, future_chunk=future_chunk)
+            prog = ChunkProgress(-(-futures // future_chunk), od.ckpt)
+            _resume_note(od.ckpt, prog.total)
+            with interruptible(prog):
+                g = eng.gram(seqs["histories"], seqs["futures"], rule=rule, k=k, rng=np.random.default_rng(seed),
+                             run_dir=od.ckpt, save_matrix=save_matrix, on_chunk=prog)
+        outputs = {**spectrum_outputs(g, _fit_range(*fit_range)), "device": str(lm.device),
+                   "head_mode": eng.head_mode, "threads_used": used, "text_sources": sources}
+        s = np.asarray(outputs["singular_values"])
 
-    from logitrank.real_models.distributed import spectrum_outputs
-    from logitrank.real_models.engine import LogitMatrixEngine
-    from logitrank.real_models.runtime import torch_threads
-    with torch_threads(threads):
-        used = torch.get_num_threads()
-        lm = load_model(model, dtype=dtype, device=device, twin=twin)
-        seqs, sources = text_splits(lm, text, {"histories": (histories, history_length),
-                                               "futures": (futures, future_length)},
-                                    seed=seed, stride=stride, offset=offset, shuffled=("futures",) if nonsense else ())
-        eng = LogitMatrixEngine(lm, future_chunk=future_chunk)
-        prog = ChunkProgress(-(-futures // future_chunk), od.ckpt)
-        _resume_note(od.ckpt, prog.total)
-        with interruptible(prog):
-            g = eng.gram(seqs["histories"], seqs["futures"], rule=rule, k=k, rng=np.random.default_rng(seed),
-                         run_dir=od.ckpt, save_matrix=save_matrix, on_chunk=prog)
-    outputs = {**spectrum_outputs(g, _fit_range(*fit_range)), "device": str(lm.device),
-               "head_mode": eng.head_mode, "threads_used": used, "text_sources": sources}
-    s = np.asarray(outputs["singular_values"])
+        def draw(fig):
+            ax = fig.add_subplot()
+            i = np.arange(1, len(s) + 1)
+            ax.loglog(i, s, ".", label="singular values")
+            lo, hi = outputs["fit_range"]
+            ax.loglog(i[lo - 1:hi], np.exp(outputs["log_scale"]) * i[lo - 1:hi] ** -outputs["alpha"], "-",
+                      label=f"power law α = {outputs['alpha']:.3f}")
+            ax.set_xlabel("index i")
+            ax.set_ylabel("σ_i")
+            ax.set_title(f"L(H,F) of {model}{' (twin)' if twin is not None else ''}: {g.n_histories} × "
+                         f"{g.n_futures}·{g.k} ({rule})", fontsize=9)
+            ax.legend()
 
-    def draw(fig):
-        ax = fig.add_subplot()
-        i = np.arange(1, len(s) + 1)
-        ax.loglog(i, s, ".", label="singular values")
-        lo, hi = outputs["fit_range"]
-        ax.loglog(i[lo - 1:hi], np.exp(outputs["log_scale"]) * i[lo - 1:hi] ** -outputs["alpha"], "-",
-                  label=f"power law α = {outputs['alpha']:.3f}")
-        ax.set_xlabel("index i")
-        ax.set_ylabel("σ_i")
-        ax.set_title(f"L(H,F) of {model}{' (twin)' if twin is not None else ''}: {g.n_histories} × "
-                     f"{g.n_futures}·{g.k} ({rule})", fontsize=9)
-        ax.legend()
+        return outputs, dict(tables={"singular_values.csv": (["index", "singular_value"],
+                                                             [[j + 1, v] for j, v in enumerate(s)])},
+                             figure=draw, figure_name="spectrum.png")
 
-    od.finish(outputs, tables={"singular_values.csv": (["index", "singular_value"],
-                                                       [[j + 1, v] for j, v in enumerate(s)])},
-              figure=draw, figure_name="spectrum.png")
-    _report_spectrum(outputs)
+    run_cached(out, "real spectrum", inputs, compute, _report_spectrum)
 
 
 def _report_spectrum(o: dict) -> None:
@@ -208,65 +202,58 @@ def lingen(
                   nonsense=nonsense, target=target, histories=histories, futures=futures,
                   history_length=history_length, future_length=future_length, steps=steps, samples=samples,
                   k=k, rule=rule, threads=threads)
-    od, rec = open_out(out, "real lingen", inputs)
-    if rec is not None:
-        _report_lingen(rec["outputs"])
-        return
-
-    import numpy as np
-    import torch
-
-    from logitrank.real_models.engine import LogitMatrixEngine
-    from logitrank.real_models.runtime import torch_threads
-    from logitrank.theory.lingen import lingen_evaluate
-    with torch_threads(threads):
-        used = torch.get_num_threads()
-        lm = load_model(model, dtype=dtype, device=device, twin=twin)
-        request = {"histories": (histories, history_length), "futures": (futures, future_length)}
-        if target is None:
-            request["targets"] = (1, history_length)
-        seqs, sources = text_splits(lm, text, request, seed=seed, stride=stride, offset=offset,
-                                    shuffled=("histories", "futures") if nonsense else ())
-        tgt = lm.encode(target) if target is not None else seqs["targets"][0]
-        if len(tgt) == 0:
-            raise InvalidInputError(f"--target {target!r} has no tokens; give a longer prompt")
-        eng = LogitMatrixEngine(lm)
-
-        def matrix_fn(model_, H, F, **kw):
-            return eng.matrix(H, F, **kw)
-
-        progress_note(f"LINGEN: fit on {histories} x {futures} futures, then {samples} x {steps} generated tokens "
-                      f"per method …")
+    def compute(od):
+        import numpy as np
         from tqdm.auto import tqdm
-        with tqdm(total=None, desc="LINGEN generation", unit="step", leave=False) as bar:
-            def on_step(done, total):
-                bar.total = total
-                bar.update(done - bar.n)
-            ev = lingen_evaluate(lm, tgt, seqs["histories"], seqs["futures"], n_steps=steps, n_samples=samples,
-                                 rng=np.random.default_rng(seed), rule=rule, k=k, matrix_fn=matrix_fn,
-                                 on_step=on_step)
-    decode = lm.decode if lm.tokenizer is not None else (lambda t: " ".join(map(str, t)))
-    outputs = {"target_tokens": [int(t) for t in tgt], "target_text": decode(tgt),
-               "total_kl": {m: float(v) for m, v in ev.total_kl.items()},
-               "per_step_kl": {m: np.asarray(v, float).tolist() for m, v in ev.per_step_kl.items()},
-               "first_generation": {m: decode(ev.samples[m][0]) for m in ev.samples},
-               "threads_used": used, "device": str(lm.device), "text_sources": sources}
-    methods = list(outputs["per_step_kl"])
 
-    def draw(fig):
-        ax = fig.add_subplot()
-        for m in methods:
-            ax.plot(np.arange(1, steps + 1), outputs["per_step_kl"][m], marker=".", label=m)
-        ax.set_yscale("log")
-        ax.set_xlabel("generation step")
-        ax.set_ylabel("KL(P_true ‖ P_method)")
-        ax.set_title(f"LINGEN on {model}", fontsize=9)
-        ax.legend()
+        from logitrank.real_models.engine import LogitMatrixEngine
+        from logitrank.theory.lingen import lingen_evaluate
+        with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
+            request = {"histories": (histories, history_length), "futures": (futures, future_length)}
+            if target is None:
+                request["targets"] = (1, history_length)
+            seqs, sources = text_splits(lm, text, request, seed=seed, stride=stride, offset=offset,
+                                        shuffled=("histories", "futures") if nonsense else ())
+            tgt = lm.encode(target) if target is not None else seqs["targets"][0]
+            if len(tgt) == 0:
+                raise InvalidInputError(f"--target {target!r} has no tokens; give a longer prompt")
+            eng = LogitMatrixEngine(lm)
 
-    rows = [[t + 1, *[outputs["per_step_kl"][m][t] for m in methods]] for t in range(steps)]
-    od.finish(outputs, tables={"per_step_kl.csv": (["step", *methods], rows)}, figure=draw,
-              figure_name="lingen.png")
-    _report_lingen(outputs)
+            def matrix_fn(model_, H, F, **kw):
+                return eng.matrix(H, F, **kw)
+
+            progress_note(f"LINGEN: fit on {histories} x {futures} futures, then {samples} x {steps} generated "
+                          f"tokens per method …")
+            with tqdm(total=None, desc="LINGEN generation", unit="step", leave=False) as bar:
+                def on_step(done, total):
+                    bar.total = total
+                    bar.update(done - bar.n)
+                ev = lingen_evaluate(lm, tgt, seqs["histories"], seqs["futures"], n_steps=steps, n_samples=samples,
+                                     rng=np.random.default_rng(seed), rule=rule, k=k, matrix_fn=matrix_fn,
+                                     on_step=on_step)
+        decode = lm.decode if lm.tokenizer is not None else (lambda t: " ".join(map(str, t)))
+        outputs = {"target_tokens": [int(t) for t in tgt], "target_text": decode(tgt),
+                   "total_kl": {m: float(v) for m, v in ev.total_kl.items()},
+                   "per_step_kl": {m: np.asarray(v, float).tolist() for m, v in ev.per_step_kl.items()},
+                   "first_generation": {m: decode(ev.samples[m][0]) for m in ev.samples},
+                   "threads_used": used, "device": str(lm.device), "text_sources": sources}
+        methods = list(outputs["per_step_kl"])
+
+        def draw(fig):
+            ax = fig.add_subplot()
+            for m in methods:
+                ax.plot(np.arange(1, steps + 1), outputs["per_step_kl"][m], marker=".", label=m)
+            ax.set_yscale("log")
+            ax.set_xlabel("generation step")
+            ax.set_ylabel("KL(P_true ‖ P_method)")
+            ax.set_title(f"LINGEN on {model}", fontsize=9)
+            ax.legend()
+
+        rows = [[t + 1, *[outputs["per_step_kl"][m][t] for m in methods]] for t in range(steps)]
+        return outputs, dict(tables={"per_step_kl.csv": (["step", *methods], rows)}, figure=draw,
+                             figure_name="lingen.png")
+
+    run_cached(out, "real lingen", inputs, compute, _report_lingen)
 
 
 def _report_lingen(o: dict) -> None:

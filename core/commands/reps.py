@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from logitrank.commands._model import load_model
+from logitrank.commands._model import loaded_model
 from logitrank.commands._options import (
     Device,
     Dtype,
@@ -46,10 +46,6 @@ def _prepare(command: str, out, model, device, dtype, threads, **inputs):
     """Validate the shared options, then open --out; the stored record of an identical run or None."""
     check_model_options(model, device, dtype, threads=threads)
     return open_out(out, command, dict(model=model, dtype=dtype, threads=threads, **inputs))
-
-
-def _model(model, device, dtype, twin):
-    return load_model(model, dtype=dtype, device=device or "cpu", twin=twin)
 
 
 @app.command()
@@ -113,10 +109,8 @@ def pairs(
     od, rec = _prepare("reps pairs", out, model, device, dtype, threads)
     if rec is None:
         from logitrank.real_models.linear_reps import filter_single_token_pairs
-        from logitrank.real_models.runtime import torch_threads
         from logitrank.real_models.word_pairs import WORD_PAIRS
-        with torch_threads(threads):
-            lm = _model(model, device, dtype, None)
+        with loaded_model(model, dtype=dtype, device=device or "cpu", twin=None, threads=threads) as (lm, _):
             res = filter_single_token_pairs(lm.tokenizer, WORD_PAIRS)
         counts = res.counts()
         outputs = {"counts": counts, "skipped": {k: [[p[0], p[1], why] for p, why in v]
@@ -154,10 +148,8 @@ def cosines(
     od, rec = _prepare("reps cosines", out, model, device, dtype, threads, twin=twin)
     if rec is None:
         from logitrank.real_models.linear_reps import causal_whitening, concept_cosine_tables, filter_single_token_pairs
-        from logitrank.real_models.runtime import torch_threads
         from logitrank.real_models.word_pairs import WORD_PAIRS
-        with torch_threads(threads):
-            lm = _model(model, device, dtype, twin)
+        with loaded_model(model, dtype=dtype, device=device or "cpu", twin=twin, threads=threads) as (lm, _):
             p = filter_single_token_pairs(lm.tokenizer, WORD_PAIRS)
             g = lm.unembedding()
             tables = {label: concept_cosine_tables(X, p)
@@ -205,9 +197,7 @@ def steer(
                        alphas=values)
     if rec is None:
         from logitrank.real_models.linear_reps import causal_whitening, filter_single_token_pairs, steering_ranks
-        from logitrank.real_models.runtime import torch_threads
-        with torch_threads(threads):
-            lm = _model(model, device, dtype, twin)
+        with loaded_model(model, dtype=dtype, device=device or "cpu", twin=twin, threads=threads) as (lm, _):
             p = filter_single_token_pairs(lm.tokenizer, {name: WORD_PAIRS[name]})
             tp = p.token_pairs[name]
             if len(tp) == 0:
@@ -242,9 +232,7 @@ def identity(
         import numpy as np
 
         from logitrank.real_models.linear_reps import centered_logit_identity_error
-        from logitrank.real_models.runtime import torch_threads
-        with torch_threads(threads):
-            lm = _model(model, device, dtype, twin)
+        with loaded_model(model, dtype=dtype, device=device or "cpu", twin=twin, threads=threads) as (lm, _):
             outputs = centered_logit_identity_error(lm, np.array([lm.encode(text)]))
         rec = od.finish(outputs, tables={"identity.csv": (list(outputs), [list(outputs.values())])})
     o = rec["outputs"]

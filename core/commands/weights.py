@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from logitrank.commands._model import load_model, text_splits
+from logitrank.commands._model import loaded_model, text_splits
 from logitrank.commands._options import (
     Device,
     Dtype,
@@ -32,7 +32,7 @@ from logitrank.commands._options import (
     check_model_options,
     check_positive,
 )
-from logitrank.commands._output import open_out
+from logitrank.commands._output import run_cached
 from logitrank.errors import InvalidInputError
 
 __all__ = ["app", "analyze", "removal"]
@@ -72,54 +72,47 @@ def analyze(
     check_model_options(model, device, dtype, threads=threads)
     inputs = dict(model=model, twin=twin, dtype=dtype, vectors=vectors, include_embeddings=include_embeddings,
                   threads=threads)
-    od, rec = open_out(out, "weights analyze", inputs)
-    if rec is not None:
-        _report_analyze(rec["outputs"])
-        return
+    def compute(od):
+        import numpy as np
+        from tqdm import tqdm
 
-    import numpy as np
-    import torch
-    from tqdm import tqdm
+        from logitrank.real_models.weights import analyze_weight_matrices
+        with loaded_model(model, dtype=dtype, device="cpu", twin=twin, threads=threads) as (lm, used):
+            mats = lm.weight_matrices(include_embeddings=include_embeddings)
+            groups: dict = {}
+            for wm in mats:
+                groups.setdefault(wm.matrix_type, []).append(wm)
+            rows, svd_s, diag_s, dev = [], 0.0, 0.0, "cpu"
+            # One call per matrix type (the diagnostics are per matrix), so the bar moves.
+            for group in tqdm(groups.values(), desc="weights: decompose + diagnose", unit="type", leave=False):
+                res = analyze_weight_matrices(group, vectors=vectors, device=device)
+                rows += list(res.rows)
+                svd_s += res.svd_seconds
+                diag_s += res.diagnostics_seconds
+                dev = res.device
+            order = {wm.name: i for i, wm in enumerate(mats)}
+            rows.sort(key=lambda r: order[r["name"]])           # the model's matrix order, as in one call
+        fields: list = []
+        for r in rows:
+            fields += [k for k in r if k not in fields and not isinstance(r[k], (list, tuple, dict, np.ndarray))]
+        outputs = {"n_matrices": len(rows), "svd_seconds": svd_s, "diagnostics_seconds": diag_s, "device": dev,
+                   "threads_used": used, "by_type": _type_summary(rows)}
+        types = list(outputs["by_type"])
 
-    from logitrank.real_models.runtime import torch_threads
-    from logitrank.real_models.weights import analyze_weight_matrices
-    with torch_threads(threads):
-        used = torch.get_num_threads()
-        lm = load_model(model, dtype=dtype, device="cpu", twin=twin)
-        mats = lm.weight_matrices(include_embeddings=include_embeddings)
-        groups: dict = {}
-        for wm in mats:
-            groups.setdefault(wm.matrix_type, []).append(wm)
-        rows, svd_s, diag_s, dev = [], 0.0, 0.0, "cpu"
-        # One call per matrix type (the diagnostics are per matrix), so the bar moves.
-        for group in tqdm(groups.values(), desc="weights: decompose + diagnose", unit="type", leave=False):
-            res = analyze_weight_matrices(group, vectors=vectors, device=device)
-            rows += list(res.rows)
-            svd_s += res.svd_seconds
-            diag_s += res.diagnostics_seconds
-            dev = res.device
-        order = {wm.name: i for i, wm in enumerate(mats)}
-        rows.sort(key=lambda r: order[r["name"]])           # the model's matrix order, as in one call
-    fields: list = []
-    for r in rows:
-        fields += [k for k in r if k not in fields and not isinstance(r[k], (list, tuple, dict, np.ndarray))]
-    outputs = {"n_matrices": len(rows), "svd_seconds": svd_s, "diagnostics_seconds": diag_s, "device": dev,
-               "threads_used": used, "by_type": _type_summary(rows)}
-    types = list(outputs["by_type"])
+        def draw(fig):
+            ax = fig.add_subplot()
+            ax.bar(range(len(types)), [outputs["by_type"][t]["mp_consistent"] for t in types])
+            ax.set_xticks(range(len(types)), types, rotation=45, ha="right", fontsize=8)
+            ax.set_ylabel("fraction MP-consistent")
+            ax.set_ylim(0, 1)
+            ax.set_title(f"weights of {model}{' (twin)' if twin is not None else ''}", fontsize=9)
 
-    def draw(fig):
-        ax = fig.add_subplot()
-        ax.bar(range(len(types)), [outputs["by_type"][t]["mp_consistent"] for t in types])
-        ax.set_xticks(range(len(types)), types, rotation=45, ha="right", fontsize=8)
-        ax.set_ylabel("fraction MP-consistent")
-        ax.set_ylim(0, 1)
-        ax.set_title(f"weights of {model}{' (twin)' if twin is not None else ''}", fontsize=9)
+        return outputs, dict(tables={"matrices.csv": (fields, [[r.get(f, "") for f in fields] for r in rows]),
+                                     "by_type.csv": (["type", *outputs["by_type"][types[0]]],
+                                                     [[t, *outputs["by_type"][t].values()] for t in types])},
+                             figure=draw, figure_name="weights.png")
 
-    od.finish(outputs, tables={"matrices.csv": (fields, [[r.get(f, "") for f in fields] for r in rows]),
-                               "by_type.csv": (["type", *outputs["by_type"][types[0]]],
-                                               [[t, *outputs["by_type"][t].values()] for t in types])},
-              figure=draw, figure_name="weights.png")
-    _report_analyze(outputs)
+    run_cached(out, "weights analyze", inputs, compute, _report_analyze)
 
 
 def _report_analyze(o: dict) -> None:
@@ -159,50 +152,44 @@ def removal(
     check_model_options(model, device, dtype, threads=threads, text=text)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   types=types, sequences=sequences, length=length, threads=threads)
-    od, rec = open_out(out, "weights removal", inputs)
-    if rec is not None:
-        _report_removal(rec["outputs"])
-        return
+    def compute(od):
+        import numpy as np
+        import torch
+        from tqdm import tqdm
 
-    import numpy as np
-    import torch
-    from tqdm import tqdm
+        from logitrank.real_models.removal import decile_removal
+        with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
+            if text is None:
+                toks = torch.from_numpy(lm.sample_tokens(sequences, length, seed, method="generate"))
+                sources = {"held_out": f"model generations, seed {seed}"}
+            else:
+                seqs, sources = text_splits(lm, text, {"held_out": (sequences, length)}, seed=seed, stride=stride,
+                                            offset=offset)
+                toks = torch.as_tensor(np.stack(seqs["held_out"]))
+            mats = lm.weight_matrices()
+            n_types = len(types) if types else len({wm.matrix_type for wm in mats})
+            bar = tqdm(total=n_types * 10, desc="weights removal", unit="eval", leave=False)
+            res = decile_removal(lm, mats, toks.to(lm.device), types=types, progress=lambda *a: bar.update(1))
+            bar.close()
+        outputs = {"base_perplexity": float(res.base_perplexity), "n_tokens": int(res.n_tokens),
+                   "types": list(res.types), "delta_perplexity": np.asarray(res.delta_perplexity).tolist(),
+                   "threads_used": used, "device": str(lm.device), "text_sources": sources}
+        d = np.asarray(outputs["delta_perplexity"])
 
-    from logitrank.real_models.removal import decile_removal
-    from logitrank.real_models.runtime import torch_threads
-    with torch_threads(threads):
-        used = torch.get_num_threads()
-        lm = load_model(model, dtype=dtype, device=device, twin=twin)
-        if text is None:
-            toks = torch.from_numpy(lm.sample_tokens(sequences, length, seed, method="generate"))
-            sources = {"held_out": f"model generations, seed {seed}"}
-        else:
-            seqs, sources = text_splits(lm, text, {"held_out": (sequences, length)}, seed=seed, stride=stride,
-                                        offset=offset)
-            toks = torch.as_tensor(np.stack(seqs["held_out"]))
-        mats = lm.weight_matrices()
-        n_types = len(types) if types else len({wm.matrix_type for wm in mats})
-        bar = tqdm(total=n_types * 10, desc="weights removal", unit="eval", leave=False)
-        res = decile_removal(lm, mats, toks.to(lm.device), types=types, progress=lambda *a: bar.update(1))
-        bar.close()
-    outputs = {"base_perplexity": float(res.base_perplexity), "n_tokens": int(res.n_tokens),
-               "types": list(res.types), "delta_perplexity": np.asarray(res.delta_perplexity).tolist(),
-               "threads_used": used, "device": str(lm.device), "text_sources": sources}
-    d = np.asarray(outputs["delta_perplexity"])
+        def draw(fig):
+            ax = fig.add_subplot()
+            im = ax.imshow(d, aspect="auto", cmap="viridis")
+            ax.set_yticks(range(len(res.types)), res.types, fontsize=8)
+            ax.set_xticks(range(10), [f"D{i}" for i in range(1, 11)], fontsize=8)
+            ax.set_xlabel("decile removed (D1 = smallest singular values)")
+            fig.colorbar(im, ax=ax, label="ΔPPL")
+            ax.set_title(f"decile removal on {model}", fontsize=9)
 
-    def draw(fig):
-        ax = fig.add_subplot()
-        im = ax.imshow(d, aspect="auto", cmap="viridis")
-        ax.set_yticks(range(len(res.types)), res.types, fontsize=8)
-        ax.set_xticks(range(10), [f"D{i}" for i in range(1, 11)], fontsize=8)
-        ax.set_xlabel("decile removed (D1 = smallest singular values)")
-        fig.colorbar(im, ax=ax, label="ΔPPL")
-        ax.set_title(f"decile removal on {model}", fontsize=9)
+        return outputs, dict(tables={"delta_perplexity.csv": (["type", *[f"D{i}" for i in range(1, 11)]],
+                                                              [[t, *row] for t, row in zip(res.types, d.tolist())])},
+                             figure=draw, figure_name="removal.png")
 
-    od.finish(outputs, tables={"delta_perplexity.csv": (["type", *[f"D{i}" for i in range(1, 11)]],
-                                                        [[t, *row] for t, row in zip(res.types, d.tolist())])},
-              figure=draw, figure_name="removal.png")
-    _report_removal(outputs)
+    run_cached(out, "weights removal", inputs, compute, _report_removal)
 
 
 def _report_removal(o: dict) -> None:
