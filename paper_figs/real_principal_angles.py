@@ -8,6 +8,7 @@ import numpy as np
 
 from logitrank.experiments import Claim
 from logitrank.experiments.real_principal_angles import RealAnglesResult
+from logitrank.paper_figs._claims import angles_claim
 from logitrank.paper_figs._style import plt, save
 
 NAME = "real_principal_angles"
@@ -31,18 +32,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
 
 def claims(results_dir: Path) -> list[Claim]:
     r = RealAnglesResult.load(results_dir)
-    parts, verdicts = [], []
-    for rank, c, lo, hi, rlo, rhi in zip(r.ranks, r.cosines, r.mean_low, r.mean_high, r.random_mean_low,
-                                         r.random_mean_high):
-        parts.append(f"rank {int(rank)}: mean cos {c.mean():.2f} [{lo:.2f}, {hi:.2f}] vs random "
-                     f"[{rlo:.2f}, {rhi:.2f}], {(c > 0.9).mean() * 100:.0f}% of cosines > 0.9")
-        verdicts.append("above" if lo > rhi + 0.2 else ("overlap" if lo <= rhi else "between"))
-    if all(v == "above" for v in verdicts):
-        v = "yes"
-    elif any(v != "overlap" for v in verdicts):
-        v = "partly"
-    else:
-        v = "no"
+    text, v = angles_claim(r.ranks, r.cosines, r.mean_low, r.mean_high, r.random_mean_low, r.random_mean_high)
     cfg = r.config
     setting = (f"SmolLM2-135M-Instruct, H and F of real_spectrum (|H| = {r.n_histories}, |F| = {r.n_futures} real-text "
                f"windows), top-{r.k} columns; F_nonsense = each future's tokens permuted (seed {cfg['shuffle_seed']}); "
@@ -50,4 +40,4 @@ def claims(results_dir: Path) -> list[Claim]:
                f"lower bound of the mean cosine exceeds the random upper bound by > 0.2 at every rank")
     return [Claim("logits", "Column spaces from real and token-shuffled futures share most principal directions",
                   "many cosines near 1, far above the random-subspace baseline (Fig. 4, not quantified)",
-                  "; ".join(parts), setting, v, NAME)]
+                  text, setting, v, NAME)]

@@ -8,6 +8,7 @@ import numpy as np
 
 from logitrank.experiments import Claim
 from logitrank.experiments.real_spectrum import RealSpectrumResult
+from logitrank.paper_figs._claims import kl_vs_rank_claim
 from logitrank.paper_figs._style import plt, save
 
 NAME = "real_spectrum"
@@ -37,7 +38,7 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
                 axes[1].plot(x, y, "x", color="k", ms=8)
         axes[2].errorbar(a.subsample_factors, a.subsample_alpha_mean, yerr=a.subsample_alpha_std, fmt="o-", ms=4,
                          color=f"C{i}", label=LABELS[lab])
-        axes[3].loglog(a.ranks, np.maximum(a.average_kl, 1e-12), "o-", ms=3, color=f"C{i}", label=f"{LABELS[lab]}: avg KL")
+        axes[3].loglog(a.ranks, np.maximum(a.average_kl, 1e-12), "o-", ms=3, color=f"C{i}", label=f"{LABELS[lab]}: avg KL, slope {a.kl_slope:.2f} [{a.kl_slope_low:.2f}, {a.kl_slope_high:.2f}]")
         axes[3].loglog(a.ranks, np.maximum(a.frobenius_bound, 1e-12), "--", color=f"C{i}", lw=1,
                        label=f"{LABELS[lab]}: ‖L−A_r‖²/(|H||F|)")
     shape = r.matrix_trained.shape
@@ -57,16 +58,6 @@ def plot(results_dir: Path, figures_dir: Path) -> list[Path]:
     axes[3].legend(fontsize=5)
     axes[3].set_title("average KL vs rank and its bound", fontsize=8)
     return save(fig, figures_dir, NAME)
-
-
-def _kl_slope(a) -> tuple[float, float]:
-    r, kl = a.ranks.astype(float), a.average_kl
-    ok = (r > 0) & (kl > 0)
-    x, y = np.log(r[ok]), np.log(kl[ok])
-    slope, icpt = np.polyfit(x, y, 1)
-    resid = y - (slope * x + icpt)
-    r2 = 1 - resid.var() / y.var() if y.var() > 0 else 0.0
-    return float(slope), float(r2)
 
 
 def alpha_verdict(t, u) -> str:
@@ -129,11 +120,9 @@ def claims(results_dir: Path) -> list[Claim]:
                                                     zip(a.subsample_factors, m, a.subsample_alpha_std))
                          + f" (spread {spread:.3f}; yes ≤ 0.05, partly ≤ 0.15; inconclusive if not a power law)",
                          setting, v, NAME))
-    slope, r2 = _kl_slope(t)
-    holds = bool(np.all(t.average_kl <= t.frobenius_bound * (1 + 1e-9) + 1e-12))
+    text, v = kl_vs_rank_claim(t.ranks, t.average_kl, t.frobenius_bound, t.kl_slope, t.kl_slope_low,
+                               t.kl_slope_high, t.kl_r_squared)
     out.append(Claim("logits", "Average KL of the best rank-r approximation decays as a power law in r, "
                      "below its Frobenius bound", "power law over ranks 5–500 (OLMo-7b), bound of Fact B.2",
-                     f"log-log slope {slope:.2f} (R² = {r2:.3f}) over ranks {int(t.ranks[0])}–{int(t.ranks[-1])}; "
-                     f"bound holds at every rank: {holds}", setting,
-                     "yes" if holds and r2 >= 0.9 else ("partly" if holds else "no"), NAME))
+                     text, setting, v, NAME))
     return out

@@ -243,6 +243,50 @@ def test_average_kl_direction_and_bound_normalisation_by_hand():
     assert res.average_kl[0] <= res.frobenius_bound[0]
 
 
+def test_average_kl_per_history_is_the_mean_over_that_historys_futures():
+    """AverageKL.per_history[h, j] = (1/|F|) Σ_f KL(softmax(L_hf) ‖ softmax(A_r,hf)), by hand."""
+    rng = np.random.default_rng(18)
+    nH, nF, k = 6, 4, 3
+    L = rng.normal(size=(nH, nF * k)) * 2
+    ranks = [1, 3]
+    res = average_kl_vs_rank(L, k, ranks)
+    U, s, Vt = np.linalg.svd(L, full_matrices=False)
+    assert res.per_history.shape == (nH, len(ranks))
+    for j, r in enumerate(ranks):
+        A = U[:, :r] @ np.diag(s[:r]) @ Vt[:r]
+        for h in range(nH):
+            want = np.mean([_kl(_sm(L[h, f * k:(f + 1) * k]), _sm(A[h, f * k:(f + 1) * k])) for f in range(nF)])
+            assert res.per_history[h, j] == pytest.approx(want, rel=1e-10)
+
+
+def test_log_log_slope_matches_scipy_linregress():
+    import scipy.stats
+
+    from logitrank.theory.spectrum import log_log_slope
+    rng = np.random.default_rng(19)
+    x = np.array([1, 2, 3, 5, 8, 13, 20, 0])                  # the 0 is left out (no logarithm)
+    y = 0.3 * np.maximum(x, 1) ** -1.3 * np.exp(0.1 * rng.normal(size=x.size))
+    ref = scipy.stats.linregress(np.log(x[:-1]), np.log(y[:-1]))
+    slope, r2 = log_log_slope(x, y)
+    assert slope == pytest.approx(ref.slope, rel=1e-12)
+    assert r2 == pytest.approx(ref.rvalue ** 2, rel=1e-12)
+
+
+def test_kl_slope_bootstrap_is_the_percentile_interval_of_resampled_history_means():
+    """Resample rows with replacement (same draws), refit log mean-KL vs log r with np.polyfit,
+    take the 2.5% / 97.5% quantiles: written out here without the library's helpers."""
+    from logitrank.theory.intervals import kl_slope_bootstrap
+    rng = np.random.default_rng(20)
+    ranks = np.array([1, 2, 4, 8, 16])
+    ph = np.exp(rng.normal(size=(40, 1))) * ranks ** -0.8 * np.exp(0.3 * rng.normal(size=(40, 5)))
+    iv = kl_slope_bootstrap(ranks, ph, np.random.default_rng(3), n_boot=300)
+    idx = np.random.default_rng(3).integers(0, 40, size=(300, 40))
+    slopes = [np.polyfit(np.log(ranks), np.log(ph[i].mean(axis=0)), 1)[0] for i in idx]
+    assert iv.estimate == pytest.approx(np.polyfit(np.log(ranks), np.log(ph.mean(axis=0)), 1)[0], rel=1e-12)
+    assert (iv.low, iv.high) == pytest.approx(tuple(np.quantile(slopes, [0.025, 0.975])), rel=1e-12)
+    assert iv.low < iv.estimate < iv.high
+
+
 def test_principal_angles_match_scipy_subspace_angles():
     rng = np.random.default_rng(9)
     A, B = rng.normal(size=(30, 12)), rng.normal(size=(30, 9))

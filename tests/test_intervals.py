@@ -108,3 +108,17 @@ def test_weighted_singular_values_equal_the_svd_of_the_weighted_matrix(shape):
     ref = np.linalg.svd(np.sqrt(w)[:, None] * L * np.sqrt(v)[None, :], compute_uv=False)
     got = _weighted_singular_values(L, w, v)[:min(shape)]
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12 * ref[0])
+
+
+def test_kl_slope_bootstrap_and_log_log_slope_reject_bad_input():
+    from logitrank.theory.intervals import kl_slope_bootstrap
+    from logitrank.theory.spectrum import log_log_slope
+    rng = np.random.default_rng(0)
+    with pytest.raises(InvalidInputError, match="per_history"):
+        kl_slope_bootstrap([1, 2, 4], np.ones((10, 2)), rng)          # one column per rank
+    with pytest.raises(InvalidInputError, match="n_boot"):
+        kl_slope_bootstrap([1, 2], np.ones((10, 2)), rng, n_boot=1)
+    with pytest.raises(InvalidInputError, match="level"):
+        kl_slope_bootstrap([1, 2], np.ones((10, 2)), rng, level=1.5)
+    with pytest.raises(InvalidInputError, match="2 positive points"):
+        log_log_slope([0, 1], [1.0, 1.0])

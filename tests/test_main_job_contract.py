@@ -18,9 +18,11 @@ LEGACY_ALLOWED = ("__future__", "pathlib", "json", "math", "csv", "numpy", "matp
                   "logitrank.io", "logitrank.paper_figs", "logitrank.sim.paper_numbers")
 #: A figure module imports only: result types (and the Experiment record naming it) from
 #: logitrank.experiments.*, Claim, the shared style (and the shared LINGEN drawing, itself a reader of
-#: RealLingenResult), the papers' published numbers, numpy/matplotlib.
+#: RealLingenResult; and the shared claim texts, which import numpy alone), the papers' published
+#: numbers, numpy/matplotlib.
 ALLOWED = ("__future__", "pathlib", "math", "numpy", "matplotlib", "logitrank.experiments",
-           "logitrank.paper_figs._style", "logitrank.paper_figs._lingen", "logitrank.sim.paper_numbers")
+           "logitrank.paper_figs._style", "logitrank.paper_figs._lingen", "logitrank.paper_figs._claims",
+           "logitrank.sim.paper_numbers")
 
 
 def _figure_modules():
@@ -34,6 +36,9 @@ def _import_nodes(name):
 
 def test_figure_modules_import_only_result_types():
     """A figure module imports result types from logitrank.experiments.* (no JSON/NPZ keys, no compute code)."""
+    for node in _import_nodes("_claims"):                 # the shared claim texts format numbers, nothing else
+        mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        assert set(mods) <= {"__future__", "numpy"}, f"paper_figs/_claims.py imports {mods}"
     for name in sorted(set(_figure_modules()) - LEGACY_FIGURES):
         for node in _import_nodes(name):
             mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]

@@ -24,7 +24,8 @@ def _model_spectrum(alpha, low, high, power_law=True):
         sweep_is_power_law=np.array([False, True, True, power_law]), subsample_factors=np.array([1, 2, 4]),
         subsample_alpha_mean=np.array([alpha, alpha + 0.01, alpha - 0.01]), subsample_alpha_std=np.array([0, .01, .02]),
         ranks=np.array([1, 2, 4, 8]), average_kl=np.array([0.4, 0.2, 0.1, 0.05]),
-        frobenius_bound=np.array([1.0, 0.5, 0.3, 0.1]), seconds=1.0, tokens=100)
+        frobenius_bound=np.array([1.0, 0.5, 0.3, 0.1]), seconds=1.0, tokens=100,
+        kl_slope=-1.0, kl_slope_low=-1.1, kl_slope_high=-0.9, kl_r_squared=1.0)
 
 
 def _spectrum(d, trained, untrained):
@@ -145,3 +146,20 @@ def test_angle_intervals_cosines_and_bootstrap_by_hand():
         assert 0 < out["random_low"][j] <= out["random_high"][j] < want.mean()
     same = angle_intervals(real, real, k, [3], np.random.default_rng(1), n_boot=10, n_random=5)
     assert same["mean_low"][0] == pytest.approx(1.0) and same["mean_high"][0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kl, low, high, verdict", [
+    ([0.4, 0.2, 0.1, 0.05], -1.1, -0.9, "yes"),                  # exact power law r^-1, interval below 0
+    ([0.4, 0.1, 0.09, 0.05], -1.1, -0.5, "partly"),              # decays, but R² of the log-log fit < 0.9
+    ([0.4, 0.2, 0.1, 0.05], -0.5, 0.1, "inconclusive"),          # the slope's interval reaches 0
+    ([0.4, 0.2, 0.1, 0.2], -1.1, -0.9, "no"),                    # KL above the Frobenius bound at r = 8
+])
+def test_kl_vs_rank_verdict_uses_the_slope_interval_r2_and_the_bound(kl, low, high, verdict):
+    from logitrank.paper_figs._claims import kl_vs_rank_claim
+    ranks, bound = np.array([1, 2, 4, 8]), np.array([1.0, 0.5, 0.3, 0.1])
+    x, y = np.log(ranks), np.log(kl)
+    coef = np.polyfit(x, y, 1)                                    # what the experiment stores: slope and R²
+    slope, r2 = coef[0], 1 - np.var(y - np.polyval(coef, x)) / np.var(y)
+    text, v = kl_vs_rank_claim(ranks, np.array(kl), bound, slope, low, high, r2)
+    assert v == verdict
+    assert f"log-log slope {slope:.2f} [{low:.2f}, {high:.2f}]" in text

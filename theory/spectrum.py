@@ -30,6 +30,7 @@ __all__ = [
     "relative_tail_error",
     "rank_for_relative_error",
     "AverageKL",
+    "log_log_slope",
     "average_kl_vs_rank",
     "SubsampleStability",
     "alpha_subsample_stability",
@@ -262,6 +263,28 @@ class AverageKL:
     ranks: np.ndarray
     average_kl: np.ndarray
     frobenius_bound: np.ndarray
+    per_history: np.ndarray | None = None   # (|H|, n_ranks): KL averaged over futures, one row per history
+
+
+def log_log_slope(x, y) -> tuple[float, float]:
+    """Least-squares slope of log y against log x over the points with x, y > 0, and its R².
+
+    The exponent of a power law y ∝ x^slope (the average-KL-vs-rank decay of Fig. 1a).
+
+    Examples
+    --------
+    >>> slope, r2 = log_log_slope([1, 2, 4, 8], [1.0, 0.25, 0.0625, 0.015625])
+    >>> round(slope, 12), round(r2, 12)
+    (-2.0, 1.0)
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = (x > 0) & (y > 0)
+    if ok.sum() < 2:
+        raise InvalidInputError(f"need at least 2 positive points for a log-log slope, got {int(ok.sum())}")
+    lx, ly = np.log(x[ok]), np.log(y[ok])
+    slope, icpt = np.polyfit(lx, ly, 1)
+    r2 = 1 - (ly - slope * lx - icpt).var() / ly.var() if ly.var() > 0 else 0.0
+    return float(slope), float(r2)
 
 
 def average_kl_vs_rank(values, k: int, ranks) -> AverageKL:
@@ -288,14 +311,16 @@ def average_kl_vs_rank(values, k: int, ranks) -> AverageKL:
     nH, nF = L.shape[0], L.shape[1] // k
     logp = log_softmax(L.reshape(nH, nF, k))
     p = np.exp(logp)
-    kl, bound = [], []
+    kl, bound, per_history = [], [], []
     for r in ranks:
         Qr = Q[:, :r]
         A = Qr @ (Qr.T @ L) if wide else (L @ Qr) @ Qr.T       # = U_r Σ_r V_rᵀ
         logq = log_softmax(A.reshape(nH, nF, k))
-        kl.append(float((p * (logp - logq)).sum(axis=2).mean()))
+        pair = (p * (logp - logq)).sum(axis=2)                  # (|H|, |F|): KL(p_hf ‖ q_hf)
+        kl.append(float(pair.mean()))
+        per_history.append(pair.mean(axis=1))
         bound.append(float(lam[r:].sum() / (nH * nF)))         # Σ_{i>r} σ_i²
-    return AverageKL(ranks, np.array(kl), np.array(bound))
+    return AverageKL(ranks, np.array(kl), np.array(bound), np.stack(per_history, axis=1))
 
 
 @dataclasses.dataclass(frozen=True)

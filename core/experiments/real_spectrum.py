@@ -14,7 +14,9 @@ both models:
   |H|/f histories and |F|/f futures of the seeded draw (f = 8, 4, 2, 1; |F|·k ∝ |H|), so a
   reader sees whether trained and twin separate as the matrix grows;
 - α under random 2/4/8× subsampling (the paper's stability test) and the average KL of the
-  best rank-r approximation with its Frobenius bound.
+  best rank-r approximation with its Frobenius bound, and the log-log slope of that KL
+  against r with a 95% interval over resampled histories
+  (:func:`logitrank.theory.intervals.kl_slope_bootstrap`; the rank-r subspaces are held fixed).
 
 The verdict of "trained α > 1/2 > twin α" uses the intervals: yes when the trained interval
 lies above 1/2 and the twin's below; inconclusive when an interval straddles 1/2 or a
@@ -107,6 +109,10 @@ class ModelSpectrum:
     frobenius_bound: np.ndarray
     seconds: float
     tokens: int
+    kl_slope: float                 # log-log slope of average KL vs rank
+    kl_slope_low: float             # 95% interval over resampled histories (subspaces held fixed)
+    kl_slope_high: float
+    kl_r_squared: float             # of the log-log fit of average KL vs rank
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,11 +154,12 @@ class RealSpectrumResult:
 def analyse_spectrum(values: np.ndarray, config: RealSpectrumConfig, rng: np.random.Generator,
                      *, seconds: float = 0.0, tokens: int = 0) -> ModelSpectrum:
     """α with bootstrap interval, power-law check, nested sweep, subsampling, KL vs rank of one matrix."""
-    from logitrank.theory.intervals import alpha_bootstrap
+    from logitrank.theory.intervals import alpha_bootstrap, kl_slope_bootstrap
     from logitrank.theory.spectrum import (
         PowerLawFit,
         alpha_subsample_stability,
         average_kl_vs_rank,
+        log_log_slope,
         power_law_check,
         singular_values,
     )
@@ -178,6 +185,7 @@ def analyse_spectrum(values: np.ndarray, config: RealSpectrumConfig, rng: np.ran
     stab = alpha_subsample_stability(L, k, rng, factors=tuple(config.subsample_factors), fit_range=fr)
     ranks = [r for r in config.ranks if r <= min(L.shape)]
     kl = average_kl_vs_rank(L, k, ranks)
+    kiv = kl_slope_bootstrap(kl.ranks, kl.per_history, rng, n_boot=config.n_boot)   # last: earlier draws unchanged
     return ModelSpectrum(
         singular_values=s, alpha=float(fit.alpha_), alpha_low=float(iv.low), alpha_high=float(iv.high),
         alpha_err=float(fit.alpha_err_), log_scale=float(fit.log_scale_), fit_range=np.asarray(fit.fit_range_),
@@ -187,7 +195,9 @@ def analyse_spectrum(values: np.ndarray, config: RealSpectrumConfig, rng: np.ran
         sweep_alpha=np.array(sw["a"]), sweep_low=np.array(sw["lo"]), sweep_high=np.array(sw["hi"]),
         sweep_is_power_law=np.array(sw["ok"], dtype=bool), subsample_factors=np.asarray(stab.factors),
         subsample_alpha_mean=stab.alpha_mean, subsample_alpha_std=stab.alpha_std, ranks=np.asarray(kl.ranks),
-        average_kl=kl.average_kl, frobenius_bound=kl.frobenius_bound, seconds=float(seconds), tokens=int(tokens))
+        average_kl=kl.average_kl, frobenius_bound=kl.frobenius_bound, seconds=float(seconds), tokens=int(tokens),
+        kl_slope=kiv.estimate, kl_slope_low=kiv.low, kl_slope_high=kiv.high,
+        kl_r_squared=log_log_slope(kl.ranks, kl.average_kl)[1])
 
 
 def compute(config: RealSpectrumConfig, out_dir: Path | None = None, inputs=None) -> RealSpectrumResult:
@@ -231,7 +241,7 @@ def compute(config: RealSpectrumConfig, out_dir: Path | None = None, inputs=None
 
 
 EXPERIMENT = Experiment(
-    name="real_spectrum", lens="logits", order=300, version=2,
+    name="real_spectrum", lens="logits", order=300, version=3,
     title="SmolLM2 vs random-init twin on real text: logit-matrix spectrum, α with intervals, power-law check, "
           "scale sweep, subsampling, average KL vs rank",
     profiles=PROFILES, compute=compute, result_type=RealSpectrumResult, figure_module="real_spectrum")

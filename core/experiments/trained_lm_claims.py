@@ -7,10 +7,12 @@ cheap enough on CPU), with held-out histories and futures cut from the held-out 
   (:func:`~logitrank.theory.intervals.alpha_bootstrap`) and its stability under 2×–8×
   subsampling of H and F (:func:`~logitrank.experiments.training_dynamics.scale_consistency`);
 - the average KL of the best rank-r approximation over two decades of r with its Frobenius
-  bound (:func:`~logitrank.theory.spectrum.average_kl_vs_rank`);
+  bound (:func:`~logitrank.theory.spectrum.average_kl_vs_rank`), and the log-log slope with a
+  95% interval over resampled histories (:func:`~logitrank.theory.intervals.kl_slope_bootstrap`);
 - principal-angle cosines between the rank-r column spaces of L(H, F) and L(H, F_nonsense)
-  (token-shuffled futures) against Haar-random subspaces
-  (:func:`~logitrank.theory.spectrum.principal_angle_cosines`, ``random_subspace_cosines``).
+  (token-shuffled futures), with a paired future-bootstrap interval of their mean, against
+  Haar-random subspaces (:func:`~logitrank.experiments.real_principal_angles.angle_intervals`,
+  the same statistic and verdict as ``real_principal_angles``).
 
 α is fitted over the paper's fractions (0.01, 0.5) of n_eff = min(|H|, |F|·min(k, d_model))
 singular values (:func:`~logitrank.experiments.training_dynamics.fit_range_for`; with k ≤
@@ -60,6 +62,7 @@ class TrainedLMClaimsConfig:
     ranks: tuple[int, ...] = (1, 2, 3, 5, 8, 13, 20, 32, 50, 80, 100)
     angle_ranks: tuple[int, ...] = (5, 10, 20, 40)
     n_boot: int = 25
+    n_random: int = 100
     level: float = 0.95
     seed: int = 0
     shuffle_seed: int = 1
@@ -101,20 +104,15 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
 
     import torch
 
+    from logitrank.experiments.real_principal_angles import angle_intervals
     from logitrank.experiments.trained_lms import TrainedLMsResult, heldout_corpus
     from logitrank.experiments.training_dynamics import fit_range_for, scale_consistency
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.engine import LogitMatrixEngine
     from logitrank.real_models.runtime import torch_threads
     from logitrank.real_models.text_sources import token_shuffled
-    from logitrank.theory.intervals import alpha_bootstrap
-    from logitrank.theory.spectrum import (
-        PowerLawFit,
-        average_kl_vs_rank,
-        principal_angle_cosines_by_rank,
-        random_subspace_cosines,
-        singular_values,
-    )
+    from logitrank.theory.intervals import alpha_bootstrap, kl_slope_bootstrap
+    from logitrank.theory.spectrum import PowerLawFit, average_kl_vs_rank, log_log_slope, singular_values
     out_dir = Path(out_dir)
     src = Path(inputs["trained_lms"])
     family = TrainedLMsResult.load(src)
@@ -147,23 +145,28 @@ def compute(config: TrainedLMClaimsConfig, out_dir: Path, inputs=None) -> Traine
         scale = scale_consistency(L, k, model.d_model, config.factors, rng)
         ranks = [r for r in config.ranks if r <= min(L.shape)]
         kl = average_kl_vs_rank(L, k, ranks)
-        cos = principal_angle_cosines_by_rank(L, mats["nonsense"], [r for r in config.angle_ranks if r <= min(L.shape)])
-        rnd = {r: random_subspace_cosines(L.shape[0], r, rng) for r in cos}
+        ang = angle_intervals(L, mats["nonsense"], k, config.angle_ranks, rng, n_boot=config.n_boot,
+                              n_random=config.n_random, level=config.level)
+        kiv = kl_slope_bootstrap(kl.ranks, kl.per_history, rng, n_boot=config.n_boot, level=config.level)
     arrays = {"singular_values": s, "ranks": kl.ranks, "average_kl": kl.average_kl,
-              "frobenius_bound": kl.frobenius_bound, "alpha_boot": iv.samples,
-              **{f"cos_real_vs_nonsense/{r}": c for r, c in cos.items()},
-              **{f"cos_random/{r}": c for r, c in rnd.items()}}
+              "frobenius_bound": kl.frobenius_bound, "alpha_boot": iv.samples, "kl_slope_boot": kiv.samples,
+              "angle_ranks": ang["ranks"], **{f"angle_{key}": np.asarray(ang[key]) for key in
+                                              ("mean_low", "mean_high", "random_low", "random_high")},
+              **{f"cos_real_vs_nonsense/{r}": c for r, c in zip(ang["ranks"], ang["cosines"])},
+              **{f"cos_random/{r}": c for r, c in zip(ang["ranks"], ang["random"])}}
     summary = {"width": model.width, "d_model": model.d_model, "step": int(step), "checkpoint": str(path.relative_to(src)),
                "val_loss": float(model.val_loss[-1]), "shape": list(L.shape), "fit_range": list(fr),
                "alpha": float(fit.alpha_), "alpha_err": float(fit.alpha_err_), "alpha_low": iv.low,
                "alpha_high": iv.high, "alpha_boot_shift": iv.shift, "scale": scale,
+               "kl_slope": kiv.estimate, "kl_slope_low": kiv.low, "kl_slope_high": kiv.high,
+               "kl_r_squared": log_log_slope(kl.ranks, kl.average_kl)[1],
                "numerical_rank": int((s > s[0] * 1e-6).sum()), "threads": int(threads),
                "matrix_seconds": t1 - t0, "analysis_seconds": time.perf_counter() - t1}
     return TrainedLMClaimsResult(config=dataclasses.asdict(config), summary=summary, arrays=arrays)
 
 
 EXPERIMENT = Experiment(
-    name="trained_lm_claims", lens="logits", order=362, version=3,
+    name="trained_lm_claims", lens="logits", order=362, version=4,
     title="Lens-1 claims on the widest trained LM at |H| = 1024 = 8·d_model, k = 50 (α, subsampling, KL vs rank, angles)",
     profiles=PROFILES, compute=compute, result_type=TrainedLMClaimsResult, figure_module="training_claims",
     inputs=("trained_lms",))
