@@ -44,6 +44,8 @@ class WeightSpectraConfig:
     twin_seed: int = 0
     tw_quantile: float = 0.99
     include_embeddings: bool = False
+    seed: int = 0
+    n_boot: int = 2000
     threads: int | None = None
 
 
@@ -69,6 +71,7 @@ class WeightSpectraResult(SavedResult):
     seconds: dict[str, dict[str, dict[str, float]]]
     threads: int
     arrays: dict[str, np.ndarray]
+    intervals: dict[str, dict[str, list]]  # model → statistic → [estimate, low, high, n] (95%, see claim_intervals)
 
     def vector_layer(self, model: str) -> int:
         """The block whose singular vectors were analysed for ``model``."""
@@ -106,6 +109,34 @@ def _analyse(lm: HFCausalLM, config: WeightSpectraConfig, layer: int, out: Path,
     return summary, arrays
 
 
+def claim_intervals(rows: dict[str, tuple[dict, ...]], rng: np.random.Generator, n_boot: int) -> dict[str, list]:
+    """95% percentile-bootstrap intervals (:func:`~logitrank.theory.intervals.bootstrap_mean`) of two claims' means.
+
+    ``query_minus_attout``: per block, right outliers of Query minus those of Att-Out, resampled
+    over blocks (paired: the two matrices of one block share its training signal).
+    ``spacing_ratio_trained`` / ``spacing_ratio_twin``: the bulk spacing ratio resampled over
+    matrices. Each value is ``[estimate, low, high, n]``.
+    """
+    from logitrank.theory.intervals import bootstrap_mean
+
+    def iv(values):
+        values = np.asarray(values, dtype=np.float64)
+        if values.size < 2:
+            return [float(values.mean()) if values.size else float("nan"), float("nan"), float("nan"), int(values.size)]
+        b = bootstrap_mean(values, rng, n_boot=n_boot)
+        return [b.estimate, b.low, b.high, int(values.size)]
+
+    tr = rows["trained"]
+    by_layer: dict = {}
+    for r in tr:
+        if r["type"] in ("query", "attention_output"):
+            by_layer.setdefault(r["layer"], {})[r["type"]] = r["n_above_band"]
+    diffs = [d["query"] - d["attention_output"] for _, d in sorted(by_layer.items()) if len(d) == 2]
+    return {"query_minus_attout": iv(diffs),
+            "spacing_ratio_trained": iv([r["spacing_ratio"] for r in tr]),
+            "spacing_ratio_twin": iv([r["spacing_ratio"] for r in rows["twin"]])}
+
+
 def compute(config: WeightSpectraConfig, out_dir: Path, inputs=None) -> WeightSpectraResult:
     """Analyse each model and its random-init twin; one checkpoint per model in ``out_dir``."""
     out = Path(out_dir)
@@ -122,12 +153,14 @@ def compute(config: WeightSpectraConfig, out_dir: Path, inputs=None) -> WeightSp
             seconds[name] = {label: summary[label]["seconds"] for label in LABELS}
             with np.load(out / f"{name}.npz") as z:
                 arrays.update({f"{name}|{k}": z[k] for k in z.files})
+    rng = np.random.default_rng(config.seed)
+    intervals = {name: claim_intervals(rows[name], rng, config.n_boot) for name in config.models}
     return WeightSpectraResult(models=config.models, vector_layers=config.vector_layers,
                                tw_quantile=config.tw_quantile, rows=rows, seconds=seconds, threads=threads,
-                               arrays=arrays)
+                               arrays=arrays, intervals=intervals)
 
 
 EXPERIMENT = Experiment(
-    name="weights_spectra", lens="weights", order=500,
+    name="weights_spectra", lens="weights", order=500, version=2,
     title="Weight spectra vs Marchenko–Pastur (SmolLM2, MiniLM, random-init twins)",
     profiles=PROFILES, compute=compute, result_type=WeightSpectraResult, figure_module="weights_spectra")
