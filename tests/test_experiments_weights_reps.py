@@ -54,21 +54,22 @@ def test_weights_spectra_holds_every_singular_value(tmp_path, tiny):
 
 def test_weights_claim_intervals_are_bootstrap_means_over_blocks_and_matrices():
     """Query − Att-Out right outliers paired per block, spacing ratio over matrices: the 2.5% / 97.5%
-    quantiles of means of rows resampled with replacement (same draws), written out here."""
+    quantiles of means of rows resampled with replacement (same draws, in the function's order), written out here."""
     from logitrank.experiments.weights_spectra import claim_intervals
     rng = np.random.default_rng(4)
     trained, twin = [], []
     for layer in range(6):
         for t in ("query", "attention_output", "up"):
             trained.append({"layer": layer, "type": t, "n_above_band": int(rng.integers(0, 50)),
-                            "spacing_ratio": float(rng.uniform(0.45, 0.6))})
+                            "spacing_ratio": float(rng.uniform(0.45, 0.6)), "frac_below_band": float(rng.uniform())})
             twin.append({"layer": layer, "type": t, "n_above_band": 0, "spacing_ratio": float(rng.uniform(0.5, 0.55))})
     got = claim_intervals({"trained": tuple(trained), "twin": tuple(twin)}, np.random.default_rng(7), 500)
     ref = np.random.default_rng(7)
     diffs = np.array([trained[3 * i]["n_above_band"] - trained[3 * i + 1]["n_above_band"] for i in range(6)], float)
     for key, values in (("query_minus_attout", diffs),
                         ("spacing_ratio_trained", np.array([r["spacing_ratio"] for r in trained])),
-                        ("spacing_ratio_twin", np.array([r["spacing_ratio"] for r in twin]))):
+                        ("spacing_ratio_twin", np.array([r["spacing_ratio"] for r in twin])),
+                        ("frac_below_band_up", np.array([r["frac_below_band"] for r in trained if r["type"] == "up"]))):
         means = values[ref.integers(0, values.size, size=(500, values.size))].mean(axis=1)
         lo, hi = np.quantile(means, [0.025, 0.975])
         assert got[key][0] == pytest.approx(values.mean(), rel=1e-12)

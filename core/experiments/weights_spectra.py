@@ -115,7 +115,9 @@ def claim_intervals(rows: dict[str, tuple[dict, ...]], rng: np.random.Generator,
     ``query_minus_attout``: per block, right outliers of Query minus those of Att-Out, resampled
     over blocks (paired: the two matrices of one block share its training signal).
     ``spacing_ratio_trained`` / ``spacing_ratio_twin``: the bulk spacing ratio resampled over
-    matrices. Each value is ``[estimate, low, high, n]``.
+    matrices. ``frac_below_band_up`` / ``_down``: the fraction of singular values below the MP
+    band of the trained rectangular MLP matrices, resampled over blocks. Each value is
+    ``[estimate, low, high, n]``.
     """
     from logitrank.theory.intervals import bootstrap_mean
 
@@ -134,7 +136,9 @@ def claim_intervals(rows: dict[str, tuple[dict, ...]], rng: np.random.Generator,
     diffs = [d["query"] - d["attention_output"] for _, d in sorted(by_layer.items()) if len(d) == 2]
     return {"query_minus_attout": iv(diffs),
             "spacing_ratio_trained": iv([r["spacing_ratio"] for r in tr]),
-            "spacing_ratio_twin": iv([r["spacing_ratio"] for r in rows["twin"]])}
+            "spacing_ratio_twin": iv([r["spacing_ratio"] for r in rows["twin"]]),
+            **{f"frac_below_band_{t}": iv([r["frac_below_band"] for r in tr if r["type"] == t])
+               for t in ("up", "down") if any(r["type"] == t for r in tr)}}
 
 
 def compute(config: WeightSpectraConfig, out_dir: Path, inputs=None) -> WeightSpectraResult:
@@ -161,6 +165,6 @@ def compute(config: WeightSpectraConfig, out_dir: Path, inputs=None) -> WeightSp
 
 
 EXPERIMENT = Experiment(
-    name="weights_spectra", lens="weights", order=500, version=2,
+    name="weights_spectra", lens="weights", order=500, version=3,
     title="Weight spectra vs Marchenko–Pastur (SmolLM2, MiniLM, random-init twins)",
     profiles=PROFILES, compute=compute, result_type=WeightSpectraResult, figure_module="weights_spectra")
