@@ -131,3 +131,28 @@ def test_moved_configs_default_to_torch_threads():
     for module in (weights_spectra, weights_activations, weights_removal, reps_real_model):
         for cfg in module.PROFILES.values():
             assert cfg.threads is None and "threads" in {f.name for f in dataclasses.fields(cfg)}
+
+
+def test_concept_intervals_resample_concepts_in_pairs():
+    """Within = mean diagonal, drop = mean |off-diagonal| Euclidean − causal over distinct drawn concepts;
+    the same concept draw for both tables; 2.5% / 97.5% quantiles — written out here."""
+    from logitrank.experiments.reps_real_model import concept_intervals
+    rng = np.random.default_rng(11)
+    k = 7
+    E = rng.uniform(-0.3, 0.3, (k, k))
+    E[np.diag_indices(k)] = rng.uniform(0.2, 0.6, k)
+    C = E * 0.4
+    got = concept_intervals(E, C, np.random.default_rng(5), n_boot=400)
+    draws = np.random.default_rng(5).integers(0, k, size=(400, k))
+    within, drop = [], []
+    for ix in draws:
+        pairs = [(a, b) for i, a in enumerate(ix) for j, b in enumerate(ix) if i != j and a != b]
+        within.append(np.mean([E[a, a] for a in ix]))
+        if pairs:
+            drop.append(np.mean([abs(E[a, b]) for a, b in pairs]) - np.mean([abs(C[a, b]) for a, b in pairs]))
+    off = ~np.eye(k, dtype=bool)
+    assert got["euclid_within"][0] == pytest.approx(np.diag(E).mean(), rel=1e-12)
+    assert got["euclid_within"][1:] == pytest.approx(list(np.quantile(within, [0.025, 0.975])), rel=1e-12)
+    assert got["across_abs_drop"][0] == pytest.approx(np.abs(E[off]).mean() - np.abs(C[off]).mean(), rel=1e-12)
+    assert got["across_abs_drop"][1:] == pytest.approx(list(np.quantile(drop, [0.025, 0.975])), rel=1e-12)
+    assert 0 < got["across_abs_drop"][1]                  # C is E shrunk off the diagonal: the drop is positive

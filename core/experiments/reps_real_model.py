@@ -53,6 +53,7 @@ class RealRepsConfig:
     sample_len: int = 16
     seed: int = 0
     twin_seed: int = 0
+    n_boot: int = 2000
     threads: int | None = None
 
 
@@ -85,10 +86,42 @@ class RealRepsResult(SavedResult):
     causal_ridge: float
     threads: int
     cosines: dict[str, np.ndarray]
+    intervals: dict[str, list]      # 95% bootstrap over concepts, [estimate, low, high] (concept_intervals)
 
 
 def _summary(c) -> dict:
     return {"within": c.within, "across": c.across, "across_abs": c.across_abs, "diag": np.diag(c.pairwise).tolist()}
+
+
+def concept_intervals(euclid: np.ndarray, causal: np.ndarray, rng: np.random.Generator, *, n_boot: int = 2000,
+                      level: float = 0.95) -> dict[str, list]:
+    """Percentile-bootstrap intervals over concepts of the within-concept cosine and of how much the
+    causal inner product lowers the across-concept |cos| (Jiang et al. Fig. 3, Park et al. Fig. 3).
+
+    ``euclid``, ``causal``: the (k, k) ``pairwise`` tables of
+    :func:`~logitrank.real_models.linear_reps.concept_cosine_tables` under the two inner products.
+    Each replicate draws k concepts with replacement (the same draw for both tables: paired) and
+    recomputes the mean diagonal and the mean |off-diagonal| over pairs of distinct drawn concepts.
+    Returns ``{"euclid_within", "causal_within", "across_abs_drop"}`` as ``[estimate, low, high]``,
+    with ``across_abs_drop`` = Euclidean − causal mean |across| (> 0: causal is more orthogonal).
+    """
+    from logitrank.theory.intervals import percentile_interval
+
+    def stats(ix):
+        off = ix[:, None] != ix[None, :]
+        e, c = euclid[np.ix_(ix, ix)], causal[np.ix_(ix, ix)]
+        return (np.diag(euclid)[ix].mean(), np.diag(causal)[ix].mean(),
+                np.abs(e[off]).mean() - np.abs(c[off]).mean() if off.any() else np.nan)
+
+    k = euclid.shape[0]
+    est = stats(np.arange(k))
+    reps = np.array([stats(ix) for ix in rng.integers(0, k, size=(n_boot, k))])
+    out = {}
+    for j, key in enumerate(("euclid_within", "causal_within", "across_abs_drop")):
+        r = reps[:, j][np.isfinite(reps[:, j])]      # a draw of one concept k times has no across pair
+        iv = percentile_interval(float(est[j]), r, level)
+        out[key] = [iv.estimate, iv.low, iv.high]
+    return out
 
 
 def compute(config: RealRepsConfig, out_dir: Path | None = None, inputs=None) -> RealRepsResult:
@@ -146,10 +179,12 @@ def compute(config: RealRepsConfig, out_dir: Path | None = None, inputs=None) ->
                           cosines={"euclid_pairwise": euc.pairwise, "causal_pairwise": cau.pairwise,
                                    "euclid_directions": euc.directions, "causal_directions": cau.directions,
                                    "twin_euclid_pairwise": twin_euc.pairwise,
-                                   "twin_causal_pairwise": twin_cau.pairwise})
+                                   "twin_causal_pairwise": twin_cau.pairwise},
+                          intervals=concept_intervals(euc.pairwise, cau.pairwise, np.random.default_rng(config.seed),
+                                                      n_boot=config.n_boot))
 
 
 EXPERIMENT = Experiment(
-    name="reps_real_model", lens="representations", order=402,
+    name="reps_real_model", lens="representations", order=402, version=2,
     title="SmolLM2 concept directions: Euclidean vs causal inner product, steering, centered-logit bridge",
     profiles=PROFILES, compute=compute, result_type=RealRepsResult, figure_module="reps_real")
