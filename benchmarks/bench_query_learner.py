@@ -26,12 +26,16 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    import os
-    import platform
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} at start")
+    import sys
+    from pathlib import Path
+
+    import torch
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _hardware import machine_header
+    for line in machine_header(torch.get_num_threads()).splitlines():
+        print(f"# {line}")
     print("# not GEMM-bound: the work is many tiny LPs / least-squares solves (d x d, Python and solver "
-          "overhead per program), so no FLOP rate or % of the GEMM peak is stated")
+          "overhead per program), so no FLOP rate or % of the GEMM peak above is stated")
     M = random_isan(a.vocab, a.horizon, a.dim, np.random.default_rng(a.seed))
     learner = QueryLearner().fit(LogitQueryOracle(M), SampleOracle(M, np.random.default_rng(a.seed + 1)))
     times, tables = {}, {}
