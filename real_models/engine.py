@@ -577,10 +577,14 @@ class LogitMatrixEngine:
         columns are −1).
         """
         t0 = time.perf_counter()
-        tok0 = self.tokens_processed
         if save_matrix and run_dir is None:
             raise InvalidInputError("save_matrix=True needs a run_dir to write the chunks into")
         plan = self._plan(histories, futures, rule, k, rng, column_tokens, shard)
+        return self._gram_of_plan(plan, run_dir, save_matrix, on_chunk, t0)
+
+    def _gram_of_plan(self, plan: _ColumnPlan, run_dir, save_matrix: bool, on_chunk, t0: float) -> LogitGram:
+        """:meth:`gram` after its plan is made (the columns of a ``random`` rule drawn once); ``t0``: its start."""
+        tok0 = self.tokens_processed
         n = len(plan.histories)
         G, cols, done = np.zeros((n, n)), None if plan.columns is None else plan.columns.copy(), 0
         store = None
@@ -602,15 +606,26 @@ class LogitMatrixEngine:
 
     @torch.no_grad()
     def matrix(self, histories, futures, *, rule: str = "full", k: int | None = None,
-               rng: np.random.Generator | None = None, column_tokens=None) -> LogitMatrix:
-        """The dense extended logit matrix (same object as the reference path returns)."""
+               rng: np.random.Generator | None = None, column_tokens=None,
+               run_dir: str | Path | None = None) -> LogitMatrix:
+        """The dense extended logit matrix (same object as the reference path returns).
+
+        With ``run_dir`` the chunks go through :meth:`gram` with ``save_matrix=True`` (checkpointed:
+        a killed run resumes from its last chunk) and the matrix is assembled from them; the float32
+        blocks are the same either way, so the values are too.
+        """
+        t0 = time.perf_counter()
         plan = self._plan(histories, futures, rule, k, rng, column_tokens, (0, 1))
-        cols = None if plan.columns is None else plan.columns.copy()
-        blocks: list[np.ndarray] = []
-        self._stream(plan, None, cols, 0, sink=blocks)
         H, F = plan.histories, plan.futures
-        vals = np.concatenate(blocks, axis=1).astype(np.float64) if blocks else np.zeros((len(H), 0))
-        cols = self._column_tokens_out(cols, len(F))
+        if run_dir is not None:
+            g = self._gram_of_plan(plan, run_dir, True, None, t0)
+            vals, cols = load_matrix_chunks(run_dir).astype(np.float64), g.column_tokens
+        else:
+            cols = None if plan.columns is None else plan.columns.copy()
+            blocks: list[np.ndarray] = []
+            self._stream(plan, None, cols, 0, sink=blocks)
+            vals = np.concatenate(blocks, axis=1).astype(np.float64) if blocks else np.zeros((len(H), 0))
+            cols = self._column_tokens_out(cols, len(F))
         if cols.shape[0] != len(F):
             cols = np.tile(cols, (len(F), 1))
         return LogitMatrix(vals, cols, H, F, plan.rule)

@@ -127,6 +127,22 @@ def test_matrix_written_in_chunks(lm, data, tmp_path):
     np.testing.assert_array_equal(g.column_tokens, ref.column_tokens)
 
 
+def test_matrix_with_run_dir_is_the_reference_matrix_and_resumes_without_recomputing(lm, data, tmp_path):
+    """matrix(run_dir=…) streams checkpointed chunks: same values and columns as the reference path
+    (random columns drawn once from rng), and a second call finds every chunk done (no tokens run)."""
+    H, F = data
+    eng = LogitMatrixEngine(lm, future_chunk=4, progress=False)
+    got = eng.matrix(H, F, rule="random", k=5, rng=np.random.default_rng(0), run_dir=tmp_path)
+    ref = extended_logit_matrix(lm, H, F, rule="random", k=5, rng=np.random.default_rng(0))
+    assert _rel(got.values, ref.values) < 1e-5
+    np.testing.assert_array_equal(got.column_tokens, ref.column_tokens)
+    np.testing.assert_array_equal(got.values, eng.matrix(H, F, rule="random", k=5, rng=np.random.default_rng(0)).values)
+    before = eng.tokens_processed
+    again = eng.matrix(H, F, rule="random", k=5, rng=np.random.default_rng(0), run_dir=tmp_path)
+    assert eng.tokens_processed == before
+    np.testing.assert_array_equal(again.values, got.values)
+
+
 def test_bad_inputs_raise_clear_errors(lm, data, tmp_path):
     H, F = data
     eng = LogitMatrixEngine(lm, progress=False)

@@ -122,7 +122,7 @@ def compute(config: RealAnglesConfig, out_dir: Path | None = None, inputs=None) 
 
     from logitrank.experiments.real_spectrum import RealSpectrumResult
     from logitrank.real_models.adapter import HFCausalLM
-    from logitrank.real_models.engine import LogitMatrixEngine, load_matrix_chunks
+    from logitrank.real_models.engine import LogitMatrixEngine
     from logitrank.real_models.runtime import torch_threads
     from logitrank.real_models.text_sources import token_shuffled
 
@@ -138,12 +138,8 @@ def compute(config: RealAnglesConfig, out_dir: Path | None = None, inputs=None) 
         lm = HFCausalLM.load(config.model, dtype=config.dtype)
         eng = LogitMatrixEngine(lm, future_chunk=config.future_chunk, max_batch_tokens=config.max_batch_tokens,
                                 max_kv_mib=config.max_kv_mib, progress=True)
-        if out_dir is not None:      # checkpointed like real_spectrum's matrices: a killed run resumes
-            ckpt = Path(out_dir) / "ckpt_nonsense"
-            eng.gram(H, F_nonsense, rule=config.rule, k=config.k, run_dir=ckpt, save_matrix=True)
-            nonsense = load_matrix_chunks(ckpt).astype(np.float64)
-        else:
-            nonsense = eng.matrix(H, F_nonsense, rule=config.rule, k=config.k).values
+        nonsense = eng.matrix(H, F_nonsense, rule=config.rule, k=config.k,       # checkpointed: resumes
+                              run_dir=None if out_dir is None else Path(out_dir) / "ckpt_nonsense").values
     res = angle_intervals(real, nonsense, config.k, config.ranks, np.random.default_rng(config.seed),
                           n_boot=config.n_boot, n_random=config.n_random)
     return RealAnglesResult(ranks=res["ranks"], cosines=res["cosines"], mean_low=np.array(res["mean_low"]),

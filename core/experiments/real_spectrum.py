@@ -206,7 +206,7 @@ def compute(config: RealSpectrumConfig, out_dir: Path | None = None, inputs=None
 
     from logitrank.real_models.adapter import HFCausalLM
     from logitrank.real_models.corpus import corpus_windows
-    from logitrank.real_models.engine import LogitMatrixEngine, load_matrix_chunks
+    from logitrank.real_models.engine import LogitMatrixEngine
     from logitrank.real_models.runtime import torch_threads
 
     out = Path(out_dir) if out_dir is not None else None
@@ -223,13 +223,9 @@ def compute(config: RealSpectrumConfig, out_dir: Path | None = None, inputs=None
             eng = LogitMatrixEngine(model, future_chunk=config.future_chunk, max_batch_tokens=config.max_batch_tokens,
                                     max_kv_mib=config.max_kv_mib, progress=True)
             t0 = time.perf_counter()
-            if out is not None:      # checkpointed: a killed run resumes from the last chunk
-                g = eng.gram(H, F, rule=config.rule, k=config.k, run_dir=out / f"ckpt_{label}", save_matrix=True)
-                values, cols = load_matrix_chunks(out / f"ckpt_{label}"), g.column_tokens
-                tokens = g.tokens
-            else:
-                m = eng.matrix(H, F, rule=config.rule, k=config.k)
-                values, cols, tokens = m.values, m.column_tokens, eng.tokens_processed
+            # checkpointed under out_dir: a killed run resumes from the last chunk
+            m = eng.matrix(H, F, rule=config.rule, k=config.k, run_dir=None if out is None else out / f"ckpt_{label}")
+            values, cols, tokens = m.values, m.column_tokens, eng.tokens_processed
             seconds = time.perf_counter() - t0
             analyses[label] = analyse_spectrum(values, config, np.random.default_rng(config.seed + 1),
                                                seconds=seconds, tokens=tokens)
