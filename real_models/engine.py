@@ -520,6 +520,8 @@ class LogitMatrixEngine:
         mine = plan.my_chunks
         n = len(plan.histories)
         bank = self._bank(plan.histories) if done < len(mine) else None
+        if bank is None:                    # resumed with every chunk done: no history pass, no states
+            self.history_states_ = None
         bar = tqdm(total=len(mine), initial=done, disable=not self.progress, desc="L(H,F) chunks", unit="chunk",
                    leave=False)
         for c in mine[done:]:

@@ -137,9 +137,11 @@ def test_matrix_with_run_dir_is_the_reference_matrix_and_resumes_without_recompu
     assert _rel(got.values, ref.values) < 1e-5
     np.testing.assert_array_equal(got.column_tokens, ref.column_tokens)
     np.testing.assert_array_equal(got.values, eng.matrix(H, F, rule="random", k=5, rng=np.random.default_rng(0)).values)
+    assert eng.head_mode == "identity" and eng.history_states_ is not None
     before = eng.tokens_processed
     again = eng.matrix(H, F, rule="random", k=5, rng=np.random.default_rng(0), run_dir=tmp_path)
     assert eng.tokens_processed == before
+    assert eng.history_states_ is None                   # no history pass: no (stale) states
     np.testing.assert_array_equal(again.values, got.values)
 
 

@@ -110,7 +110,7 @@ def _analyse(lm: HFCausalLM, config: WeightSpectraConfig, layer: int, out: Path,
 
 
 def claim_intervals(rows: dict[str, tuple[dict, ...]], rng: np.random.Generator, n_boot: int) -> dict[str, list]:
-    """95% percentile-bootstrap intervals (:func:`~logitrank.theory.intervals.bootstrap_mean`) of two claims' means.
+    """95% percentile-bootstrap intervals (:func:`~logitrank.theory.intervals.bootstrap_mean`) of three claims' means.
 
     ``query_minus_attout``: per block, right outliers of Query minus those of Att-Out, resampled
     over blocks (paired: the two matrices of one block share its training signal).
