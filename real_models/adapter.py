@@ -17,31 +17,20 @@ computation and is tested against this path.
 
 from __future__ import annotations
 
-import copy
-import inspect
 from collections import OrderedDict
 
 import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError, ModelOutputError
+from logitrank.real_models.family import (cache_nbytes, cached_step_is_exact, describe_family, model_logits,
+                                          select_cache_rows)
 from logitrank.real_models.loading import SMOLLM2, check_source, load_weights, random_init_twin
 from logitrank.real_models.runtime import resolve_device, resolve_dtype
 from logitrank.real_models.weights import WeightMatrix, extract_weight_matrices
 from logitrank.theory.sequence_model import SequenceModel
 
-__all__ = ["HFCausalLM", "cache_nbytes"]
-
-
-def cache_nbytes(cache) -> int:
-    """Bytes held by a transformers KV cache (all layers, keys and values)."""
-    total = 0
-    for layer in getattr(cache, "layers", []):
-        for name in ("keys", "values"):
-            t = getattr(layer, name, None)
-            if isinstance(t, torch.Tensor):
-                total += t.numel() * t.element_size()
-    return total
+__all__ = ["HFCausalLM", "cache_nbytes"]   # cache_nbytes: from family, kept here for callers
 
 
 class HFCausalLM(SequenceModel):
@@ -82,6 +71,7 @@ class HFCausalLM(SequenceModel):
         self._KV_MAX_BYTES = (8 if self.device.type == "cuda" else 0.5) * 2**30
         out = model.get_output_embeddings()
         self.is_causal = out is not None
+        self.family = describe_family(model) if self.is_causal else None
         self.vocab_size = int(out.weight.shape[0]) if out is not None else int(model.config.vocab_size)
         if prefix_tokens is None:
             bos = getattr(tokenizer, "bos_token_id", None)
@@ -323,7 +313,7 @@ class HFCausalLM(SequenceModel):
         out = np.empty((n, self.vocab_size))
         for start in range(0, n, self.batch_size):
             block = prefixes[start:start + self.batch_size]
-            logits = self._cached_step(block) if self.kv_reuse else None
+            logits = self._cached_step(block) if self.kv_reuse and cached_step_is_exact(self) else None
             if logits is None:
                 ids = torch.cat([head.expand(block.shape[0], -1), torch.from_numpy(block)], dim=1)
                 logits = self._forward(ids.to(self.device), None, block)
@@ -334,29 +324,20 @@ class HFCausalLM(SequenceModel):
     _KV_KEEP = 16                 # unused query batches whose caches are kept (a used one is dropped)
     _KV_MAX_BYTES = 512 * 2**20   # and at most this much KV memory (8 GiB on CUDA, set in __init__)
 
-    def _cache_kw(self) -> str:
-        params = inspect.signature(self.model.forward).parameters
-        return "cache" if "cache" in params else "past_key_values"
-
     def _forward(self, ids: torch.Tensor, cache, block: np.ndarray) -> torch.Tensor:
-        kw = {"use_cache": self.kv_reuse}
-        if cache is not None:
-            kw[self._cache_kw()] = cache
-        res = self.model(input_ids=ids, logits_to_keep=1, **kw)
-        if self.kv_reuse:
-            new_cache = getattr(res, "cache", None)
-            if new_cache is None:
-                new_cache = getattr(res, "past_key_values", None)
-            if new_cache is not None and hasattr(new_cache, "batch_select_indices"):
-                self._remember(new_cache, block)
-        return res.logits[:, -1]
+        reuse = self.kv_reuse and cached_step_is_exact(self)
+        logits, new_cache = model_logits(self.model, self.family, ids, keep=1, cache=cache, use_cache=reuse)
+        if reuse and new_cache is not None:
+            self._remember(new_cache, block)
+        return logits[:, -1]
 
     def _remember(self, cache, block: np.ndarray) -> None:
-        self._kv_batches[self._kv_next_id] = (cache, {tuple(r): i for i, r in enumerate(block.tolist())})
+        self._kv_batches[self._kv_next_id] = (cache, {tuple(r): i for i, r in enumerate(block.tolist())},
+                                              block.shape[0])
         self._kv_next_id += 1
         while len(self._kv_batches) > 1 and (
                 len(self._kv_batches) > self._KV_KEEP
-                or sum(cache_nbytes(c) for c, _ in self._kv_batches.values()) > self._KV_MAX_BYTES):
+                or sum(cache_nbytes(c) for c, _, _ in self._kv_batches.values()) > self._KV_MAX_BYTES):
             self._kv_batches.popitem(last=False)
 
     def clear_kv_cache(self) -> None:
@@ -367,7 +348,7 @@ class HFCausalLM(SequenceModel):
         if block.shape[1] == 0 or not self._kv_batches:
             return None
         parents = [tuple(r[:-1]) for r in block.tolist()]
-        for key, (cache, rows) in reversed(self._kv_batches.items()):
+        for key, (cache, rows, batch) in reversed(self._kv_batches.items()):
             idx = [rows.get(p) for p in parents]
             if all(i is not None for i in idx):
                 break
@@ -376,7 +357,6 @@ class HFCausalLM(SequenceModel):
         # A batch extended once is usually not extended again (sampling, LINGEN): drop it so
         # the kept caches stay about one generation of queries.
         del self._kv_batches[key]
-        new = copy.deepcopy(cache)
-        new.batch_select_indices(torch.tensor(idx, device=self.device))
+        new = select_cache_rows(cache, torch.tensor(idx, device=self.device), batch)
         ids = torch.from_numpy(block[:, -1:].copy()).to(self.device)
         return self._forward(ids, new, block)

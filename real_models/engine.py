@@ -4,17 +4,24 @@ Same definition as :func:`logitrank.theory.logit_matrix.extended_logit_matrix` (
 Liu, Shetty 2025, Def. 2.1–2.2: entry L[z | h∘f], columns (f, z) future-major, top-k rules
 of that module), computed the way a transformer allows:
 
-1. **KV bank.** Every history h is run once (after the model's prefix tokens, e.g. BOS) and
-   its key/value cache is kept. Futures then run in batches on top of copies of that cache,
-   so a history's tokens are never recomputed (the naive path recomputes h for every f).
-2. **Only the needed positions.** Futures are right-padded; under causal attention a pad
-   never influences an earlier position, so the final hidden state at position |f| − 1 of
-   each row is exact. Only those states are kept.
+1. **History bank.** Every history h is run once (after the model's prefix tokens, e.g. BOS)
+   and its cache — keys/values, or the recurrent state of a state-space model — is kept.
+   Futures then run on top of it, so a history's tokens are never recomputed (the naive path
+   recomputes h for every f). How futures run depends on what the family admits
+   (:mod:`logitrank.real_models._engine_passes`): all futures of a chunk packed behind each
+   history with a prefix-tree mask (full causal attention), per-future copies of the cache run
+   together (sliding windows, ALiBi) or advanced a token at a time (recurrent states), or every
+   pair in full. Each candidate is checked against plain forwards on a sample of the request
+   before it is used (``path_``, ``path_notes_``), so no family gets a silently different matrix.
+2. **Only the needed positions.** Futures are right-padded; under causal attention (and in a
+   recurrence) a pad never influences an earlier position, so the final hidden state at position
+   |f| − 1 of each row is exact. Only those states are kept.
 3. **Centering without the vocabulary.** For a bias-free, un-capped LM head the centered
-   logit is L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄) (the identity of the SPEC's "bridge"; ψ rows of the
+   logit is L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄) (the bridge between the lenses; ψ rows of the
    unembedding, ψ̄ their mean), so columns are k dot products with a precomputed centered
    unembedding Ψ_c. The identity is checked on the model at construction; models with a
-   head bias, logit soft-capping or scaling fall back to full logits (``head="logits"``).
+   head bias, logit soft-capping or scaling run their own head on the needed positions
+   (``head="logits"``).
 4. **Future-major streaming.** Futures are processed in chunks; each chunk's block B
    (|H| × |F_c|·k) updates a float64 Gram G = Σ B Bᵀ and is dropped (optionally written to
    disk), so singular values (√eig G) come out in O(|H|² + |H|·|F_c|·k) memory whatever |F|
@@ -32,22 +39,18 @@ of that module), computed the way a transformer allows:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import hashlib
-import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-
-from logitrank.errors import InvalidInputError, ResumeError
 from tqdm.auto import tqdm
 
-from logitrank.io import atomic_save_npy, atomic_save_npz, atomic_write_json, config_hash, read_json
-from logitrank.real_models.adapter import cache_nbytes
+from logitrank.errors import InvalidInputError
+from logitrank.real_models._engine_passes import ForwardPasses
+from logitrank.real_models._engine_plan import CheckpointStore, ColumnPlan, check_column_tokens, hash_sequences
 from logitrank.theory.logit_matrix import COLUMN_RULES, LogitMatrix, _as_sequence_list, choose_column_tokens
 
 __all__ = ["LogitGram", "LogitMatrixEngine", "engine_logit_matrix", "load_matrix_chunks"]
@@ -82,98 +85,6 @@ class LogitGram:
         return np.sqrt(np.clip(ev, 0.0, None))
 
 
-def _check_column_tokens(column_tokens, n_futures: int, vocab_size: int, k) -> np.ndarray:
-    cols = np.asarray(column_tokens)
-    if cols.ndim != 2 or cols.shape[0] != n_futures or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer):
-        raise InvalidInputError(f"column_tokens must be an integer array of shape (|F|={n_futures}, k), "
-                                f"got shape {cols.shape} and dtype {cols.dtype}")
-    if cols.min() < 0 or cols.max() >= vocab_size:
-        raise InvalidInputError(f"column_tokens must lie in the vocabulary [0, {vocab_size})")
-    if k is not None and int(k) != cols.shape[1]:
-        raise InvalidInputError(f"k={k} disagrees with column_tokens of width {cols.shape[1]}")
-    return cols.astype(np.int64)
-
-
-def _hash_sequences(seqs) -> str:
-    h = hashlib.sha256()
-    for s in seqs:
-        h.update(np.asarray(s, dtype=np.int64).tobytes())
-        h.update(b"|")
-    return h.hexdigest()[:20]
-
-
-@dataclasses.dataclass(frozen=True)
-class _ColumnPlan:
-    """Validated inputs of one L(H, F) request and the future chunks this process streams.
-
-    ``columns`` is (|F|, k) when known before the model runs (explicit, ``"random"``,
-    ``"topk_bare"``), −1 rows to be filled chunk by chunk (``"topk_average"``), or ``None``
-    for the full vocabulary.
-    """
-
-    histories: list
-    futures: list
-    rule: str
-    k: int
-    columns: np.ndarray | None
-    future_chunk: int
-    shard: tuple[int, int]
-
-    @property
-    def n_chunks(self) -> int:
-        return -(-len(self.futures) // self.future_chunk)
-
-    @property
-    def my_chunks(self) -> list[int]:
-        rank, world = self.shard
-        return [c for c in range(self.n_chunks) if c % world == rank]
-
-    def futures_of(self, chunk: int) -> slice:
-        return slice(chunk * self.future_chunk, min((chunk + 1) * self.future_chunk, len(self.futures)))
-
-
-class _CheckpointStore:
-    """One shard's files in ``run_dir``, all written through :mod:`logitrank.io` (atomic).
-
-    ``manifest-r{rank}of{world}.json`` (fingerprint of model, inputs and settings),
-    ``state-…npz`` (Gram, chunks done, columns so far), ``matrix/chunk{c}.npy`` (blocks, with
-    ``save_matrix``) and ``done-….json`` once every chunk of the shard is in.
-    """
-
-    def __init__(self, run_dir, shard: tuple[int, int], fingerprint: dict):
-        self.run_dir = Path(run_dir)
-        tag = f"r{shard[0]}of{shard[1]}"
-        self.fingerprint = fingerprint
-        self.key = config_hash(fingerprint)
-        self.manifest = self.run_dir / f"manifest-{tag}.json"
-        self.state = self.run_dir / f"state-{tag}.npz"
-        self.done_marker = self.run_dir / f"done-{tag}.json"
-
-    def open(self):
-        """Start a run, or check that the one found has this fingerprint; its saved state or None."""
-        if not self.manifest.exists():
-            atomic_write_json(self.manifest, {"key": self.key, "fingerprint": self.fingerprint})
-            return None
-        if read_json(self.manifest).get("key") != self.key:
-            raise ResumeError(f"{self.run_dir} holds a run with different inputs or settings "
-                              f"({self.manifest.name}); use a new run_dir or delete it")
-        if not self.state.exists():
-            return None
-        st = np.load(self.state)
-        cols = st["column_tokens"].copy() if "column_tokens" in st.files else None
-        return st["gram"].copy(), int(st["chunks_done"]), cols
-
-    def save_state(self, gram: np.ndarray, chunks_done: int, columns) -> None:
-        extra = {"column_tokens": columns} if columns is not None else {}
-        atomic_save_npz(self.state, gram=gram, chunks_done=np.array(chunks_done), **extra)
-
-    def save_block(self, chunk: int, block: np.ndarray) -> None:
-        atomic_save_npy(self.run_dir / "matrix" / f"chunk{chunk:06d}.npy", block)
-
-    def mark_done(self, n_chunks: int, seconds: float) -> None:
-        atomic_write_json(self.done_marker, {"chunks": n_chunks, "seconds": seconds})
-
-
 class LogitMatrixEngine:
     """Extended logit matrices of an :class:`~logitrank.real_models.adapter.HFCausalLM`, fast.
 
@@ -195,6 +106,9 @@ class LogitMatrixEngine:
         so the single masked SDPA call is kept.
     head : ``"auto"`` (identity when it checks out, else full logits), ``"identity"`` or
         ``"logits"`` (always full logits through the model's own head).
+    path : ``"auto"`` (the fastest path the family admits that agrees with plain forwards on a
+        sample of each request, design point 1) or one of ``"packed"``, ``"repeat"``, ``"step"``,
+        ``"naive"`` (forced, unchecked; ``"naive"`` is the reference computation).
     head_dtype : dtype of the centered unembedding products (float32 default; float64 on CPU
         for reference runs).
     progress : show a tqdm bar over chunks.
@@ -206,6 +120,7 @@ class LogitMatrixEngine:
         is the identity (the next-token rows are Ψ_c φ(h)); None otherwise. The same numbers
         as :func:`~logitrank.real_models.lingen_decoder.next_token_states` without a second
         pass over the histories.
+    path_, path_notes_ : the path the last request ran on, and why faster ones were not taken.
 
     Notes
     -----
@@ -215,111 +130,52 @@ class LogitMatrixEngine:
 
     def __init__(self, lm, *, future_chunk: int = 16, max_batch_tokens: int = 2048, history_batch: int = 32,
                  max_kv_mib: float = 256.0, packing: bool = True, head: str = "auto", head_dtype=torch.float32,
-                 progress: bool = True):
+                 path: str = "auto", progress: bool = True):
         if future_chunk < 1 or max_batch_tokens < 1 or history_batch < 1:
             raise InvalidInputError("future_chunk, max_batch_tokens and history_batch must be >= 1")
         if head not in ("auto", "identity", "logits"):
             raise InvalidInputError(f"head must be 'auto', 'identity' or 'logits', got {head!r}")
+        if not getattr(lm, "is_causal", True):
+            raise InvalidInputError(f"{lm.name} has no LM head: the logit matrix needs a causal LM")
         self.lm = lm
         self.model = lm.model
         self.device = lm.device
         self.future_chunk = int(future_chunk)
-        self.max_batch_tokens = int(max_batch_tokens)
-        self.history_batch = int(history_batch)
-        self.max_kv_mib = float(max_kv_mib)
         self.packing = bool(packing)
         self.head_dtype = head_dtype
         self.progress = progress
         self.V = lm.vocab_size
-        self.tokens_processed = 0
-        self._decoder = self._find_decoder()
-        W = self.model.get_output_embeddings().weight.detach().to(head_dtype)
-        self._psi_c = W - W.mean(dim=0, keepdim=True)                  # (V, d) centered unembedding
-        self.head_mode = self._check_identity() if head == "auto" else head
-        if self.head_mode == "identity" and self._decoder is None:
-            raise InvalidInputError("head='identity' needs a model with get_decoder(); use head='logits'")
+        self._passes = ForwardPasses(lm, head=head, head_dtype=head_dtype, max_batch_tokens=max_batch_tokens,
+                                     history_batch=history_batch, max_kv_mib=max_kv_mib, path=path)
+        self.head_mode = self._passes.head_mode
+        self._psi_c = self._passes.psi_c
         self._metric_root = None
         self.history_states_: np.ndarray | None = None
 
-    # --- model plumbing ------------------------------------------------------------------
-    def _find_decoder(self):
-        try:
-            dec = self.model.get_decoder()
-        except (AttributeError, NotImplementedError):
-            return None
-        return dec if dec is not None and dec is not self.model else None
+    @property
+    def tokens_processed(self) -> int:
+        """Tokens sent through the model for the requests so far (history bank and futures; the
+        path checks are counted apart in :attr:`path_check_tokens_`)."""
+        return self._passes.tokens
 
-    @staticmethod
-    def _cache_kw(module) -> str:
-        return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+    @tokens_processed.setter
+    def tokens_processed(self, value: int) -> None:
+        self._passes.tokens = int(value)
 
-    @staticmethod
-    def _out_cache(out):
-        c = getattr(out, "cache", None)
-        return c if c is not None else getattr(out, "past_key_values", None)
+    @property
+    def path_check_tokens_(self) -> int:
+        """Tokens spent comparing candidate paths with plain forwards (a few pairs per request)."""
+        return self._passes.check_tokens
 
-    @torch.no_grad()
-    def _check_identity(self) -> str:
-        """'identity' if lm_head(final hidden) = hidden @ Wᵀ reproduces the model's logits."""
-        out = self.model.get_output_embeddings()
-        cfg = self.model.config
-        text_cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-        if self._decoder is None or getattr(out, "bias", None) is not None:
-            return "logits"
-        for attr in ("final_logit_softcapping", "logit_scale", "output_multiplier", "logits_scaling"):
-            val = getattr(text_cfg, attr, None)
-            if val not in (None, 1, 1.0):
-                return "logits"
-        ids = torch.tensor([self.lm.prefix_tokens + [1, 2, 3, 4]], device=self.device) % self.V
-        logits = self.model(input_ids=ids).logits[0].float()
-        hidden = self._decoder(input_ids=ids).last_hidden_state[0]
-        mine = (hidden.to(self._psi_c.dtype) @ self.model.get_output_embeddings().weight.T.to(self._psi_c.dtype)).float()
-        tol = (1e-4 if self.lm.dtype in (torch.float32, torch.float64) else 3e-2) * float(logits.abs().max() + 1)
-        return "identity" if float((mine - logits).abs().max()) <= tol else "logits"
+    @property
+    def path_(self) -> str | None:
+        """The path the last request ran on (``packed``, ``repeat``, ``step`` or ``naive``)."""
+        return self._passes.path
 
-    def _prefix_forward(self, ids: torch.Tensor):
-        """Run full prefixes; returns (cache, last features (b, m))."""
-        self.tokens_processed += int(ids.numel())
-        if self.head_mode == "identity":
-            out = self._decoder(input_ids=ids, use_cache=True)
-            return self._out_cache(out), out.last_hidden_state[:, -1].to(self.head_dtype)
-        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        return self._out_cache(out), self._center(out.logits[:, -1])
-
-    def _center(self, logits: torch.Tensor) -> torch.Tensor:
-        logits = logits.to(self.head_dtype)
-        return logits - logits.mean(dim=-1, keepdim=True)
-
-    def _future_forward(self, cache, ids: torch.Tensor, last: torch.Tensor):
-        """Run future tokens on top of ``cache``; features at positions ``last`` per row."""
-        self.tokens_processed += int(ids.numel())
-        rows = torch.arange(ids.shape[0], device=ids.device)
-        if self.head_mode == "identity":
-            kw = {self._cache_kw(self._decoder): cache}
-            h = self._decoder(input_ids=ids, use_cache=True, **kw).last_hidden_state
-            return h[rows, last].to(self.head_dtype)
-        keep = torch.unique(last)
-        kw = {self._cache_kw(self.model): cache}
-        logits = self.model(input_ids=ids, use_cache=True, logits_to_keep=keep, **kw).logits
-        pos = torch.searchsorted(keep, last)
-        return self._center(logits[rows, pos])
-
-    def _packed_forward(self, cache, ids: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor, ends: torch.Tensor):
-        """All futures of a chunk packed in one row per history (prefix-tree attention mask).
-
-        ``ids``/``pos``: (b, S); ``mask``: (b, 1, S, P + S) bool (True = attend); features at
-        the packed positions ``ends`` (the last token of each future) → (b, n, m).
-        """
-        self.tokens_processed += int(ids.numel())
-        if self.head_mode == "identity":
-            kw = {self._cache_kw(self._decoder): cache}
-            h = self._decoder(input_ids=ids, position_ids=pos, attention_mask=mask, use_cache=True,
-                              **kw).last_hidden_state
-            return h[:, ends].to(self.head_dtype)
-        kw = {self._cache_kw(self.model): cache}
-        logits = self.model(input_ids=ids, position_ids=pos, attention_mask=mask, use_cache=True,
-                            logits_to_keep=ends, **kw).logits
-        return self._center(logits)
+    @property
+    def path_notes_(self) -> dict[str, str]:
+        """Why faster candidate paths were not used for this model (path → reason)."""
+        return dict(self._passes.path_notes)
 
     def _values(self, feats: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Centered logits at columns: feats (..., nf, m), cols (nf, k) → (..., nf, k)."""
@@ -346,7 +202,7 @@ class LogitMatrixEngine:
         H = _as_sequence_list(histories, "histories", self.V)
         F = _as_sequence_list(futures, "futures", self.V)
         if column_tokens is not None:
-            cols = _check_column_tokens(column_tokens, len(F), self.V, k)
+            cols = check_column_tokens(column_tokens, len(F), self.V, k)
             k = int(cols.shape[1])
         elif rule not in COLUMN_RULES:
             raise InvalidInputError(f"unknown column rule {rule!r}; choose one of {COLUMN_RULES}")
@@ -365,7 +221,7 @@ class LogitMatrixEngine:
             raise InvalidInputError("empty histories need prefix tokens (e.g. BOS); this model has none")
         return H, F, int(k)
 
-    def _plan(self, histories, futures, rule, k, rng, column_tokens, shard) -> _ColumnPlan:
+    def _plan(self, histories, futures, rule, k, rng, column_tokens, shard) -> ColumnPlan:
         """Validate everything, then fix the columns that do not need the histories' rows."""
         rank, world = int(shard[0]), int(shard[1])
         if not (0 <= rank < world):
@@ -380,99 +236,19 @@ class LogitMatrixEngine:
         else:
             # Exactly the reference rule (same function, same rng draws).
             cols = choose_column_tokens(self.lm, H, F, rule, k, rng=rng)
-        return _ColumnPlan(H, F, rule, k, cols, self.future_chunk, (rank, world))
+        return ColumnPlan(H, F, rule, k, cols, self.future_chunk, (rank, world))
 
     # --- the history bank -----------------------------------------------------------------
-    @torch.no_grad()
     def _bank(self, H):
-        """KV caches and last features of all histories; also sets :attr:`history_states_`."""
-        head = list(self.lm.prefix_tokens)
-        by_len: dict[int, list[int]] = {}
-        for i, h in enumerate(H):
-            by_len.setdefault(len(h), []).append(i)
-        bank = []
-        states = None
-        for length, idx in sorted(by_len.items()):
-            for s in range(0, len(idx), self.history_batch):
-                sel = idx[s:s + self.history_batch]
-                ids = torch.tensor([head + H[i].tolist() for i in sel], dtype=torch.long, device=self.device)
-                cache, last = self._prefix_forward(ids)
-                bank.append((np.asarray(sel), cache, last))
-                if self.head_mode == "identity":
-                    if states is None:
-                        states = np.empty((len(H), last.shape[-1]))
-                    states[sel] = last.double().cpu().numpy()
-        self.history_states_ = states
+        """The history bank on the path chosen for this request; also sets :attr:`history_states_`."""
+        bank = self._passes.bank(H, self._passes.path)
+        self.history_states_ = (self._passes.history_states(bank, len(H)) if self.head_mode == "identity" and bank
+                                else None)
         return bank
 
-    @torch.no_grad()
     def _chunk_features(self, bank, F_chunk, n_hist: int) -> torch.Tensor:
         """Final features φ(h∘f) for all histories × the chunk's futures: (|H|, nf, m)."""
-        nf = len(F_chunk)
-        m = self._psi_c.shape[1] if self.head_mode == "identity" else self.V
-        out = torch.empty((n_hist, nf, m), dtype=self.head_dtype, device=self.device)
-        lens = np.array([len(f) for f in F_chunk])
-        empty = np.flatnonzero(lens == 0)
-        full = np.flatnonzero(lens > 0)
-        for sel, cache, last in bank:
-            sel_t = torch.as_tensor(sel, device=self.device)
-            for j in empty:
-                out[sel_t, j] = last
-            if len(full) == 0:
-                continue
-            if self.packing:
-                self._packed_chunk(out, sel_t, cache, [F_chunk[j] for j in full], full)
-                continue
-            Lf = int(lens[full].max())
-            ids_f = torch.zeros((len(full), Lf), dtype=torch.long)
-            for r, j in enumerate(full):
-                ids_f[r, :lens[j]] = torch.as_tensor(F_chunk[j])
-            ids_f = ids_f.to(self.device)
-            last_pos = torch.as_tensor(lens[full] - 1, device=self.device)
-            # Histories per forward so that (histories × futures × Lf) future tokens and the
-            # copied KV of (histories × futures) rows both stay within their budgets.
-            rows_tok = self.max_batch_tokens // Lf
-            rows_kv = int(self.max_kv_mib * 2**20 // max(cache_nbytes(cache) // len(sel), 1))
-            hb = max(1, min(rows_tok, rows_kv) // len(full))
-            for s in range(0, len(sel), hb):
-                rows = torch.arange(s, min(s + hb, len(sel)), device=self.device)
-                c = copy.deepcopy(cache)
-                c.batch_select_indices(rows)
-                c.batch_repeat_interleave(len(full))
-                ids = ids_f.repeat(len(rows), 1)
-                feats = self._future_forward(c, ids, last_pos.repeat(len(rows)))
-                out[sel_t[rows].unsqueeze(1), torch.as_tensor(full, device=self.device).unsqueeze(0)] = \
-                    feats.reshape(len(rows), len(full), -1)
-        return out
-
-    def _packed_chunk(self, out, sel_t, cache, futs, full_idx) -> None:
-        """Fill ``out[sel, full_idx]`` with one packed forward per group of histories."""
-        P = int(cache.get_seq_length())
-        lens = [len(f) for f in futs]
-        S = int(sum(lens))
-        starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
-        seg = np.repeat(np.arange(len(futs)), lens)                       # future of each packed token
-        within = np.arange(S) - np.repeat(starts, lens)                     # offset inside its future
-        ids = torch.as_tensor(np.concatenate(futs), dtype=torch.long, device=self.device)
-        pos = torch.as_tensor(P + within, device=self.device)
-        seg_t = torch.as_tensor(seg, device=self.device)
-        within_t = torch.as_tensor(within, device=self.device)
-        # Token q sees the whole prefix, and the tokens of its own future up to itself.
-        own = (seg_t[:, None] == seg_t[None, :]) & (within_t[None, :] <= within_t[:, None])
-        mask = torch.cat([torch.ones((S, P), dtype=torch.bool, device=self.device), own], dim=1)
-        ends = torch.as_tensor(starts + np.asarray(lens) - 1, device=self.device)
-        full_t = torch.as_tensor(full_idx, device=self.device)
-        n = len(sel_t)
-        row_bytes = max(cache_nbytes(cache) // max(n, 1), 1) * (P + S) / max(P, 1)
-        hb = max(1, min(self.max_batch_tokens // max(S, 1), int(self.max_kv_mib * 2**20 // row_bytes)))
-        for s in range(0, n, hb):
-            rows = torch.arange(s, min(s + hb, n), device=self.device)
-            c = copy.deepcopy(cache)
-            c.batch_select_indices(rows)
-            b = len(rows)
-            feats = self._packed_forward(c, ids.expand(b, -1), pos.expand(b, -1),
-                                         mask.expand(b, 1, -1, -1), ends)
-            out[sel_t[rows].unsqueeze(1), full_t.unsqueeze(0)] = feats
+        return self._passes.chunk_features(bank, F_chunk, n_hist)
 
     def _topk_average(self, feats: torch.Tensor, futures, k: int) -> np.ndarray:
         """Rule 'topk_average' for a chunk: top-k of (1/|H|) Σ_h P(z | h∘f), sorted token ids."""
@@ -492,11 +268,11 @@ class LogitMatrixEngine:
         return choose_column_tokens(self.lm, (), futures, "topk_average", k, average_probabilities=probs)
 
     # --- the streaming loop ---------------------------------------------------------------
-    def _fingerprint(self, plan: _ColumnPlan, save_matrix: bool) -> dict:
-        return {"model": self.lm.fingerprint(), "histories": _hash_sequences(plan.histories),
-                "futures": _hash_sequences(plan.futures), "n_histories": len(plan.histories),
+    def _fingerprint(self, plan: ColumnPlan, save_matrix: bool) -> dict:
+        return {"model": self.lm.fingerprint(), "histories": hash_sequences(plan.histories),
+                "futures": hash_sequences(plan.futures), "n_histories": len(plan.histories),
                 "n_futures": len(plan.futures), "rule": plan.rule, "k": plan.k,
-                "columns": None if plan.columns is None else _hash_sequences(plan.columns),
+                "columns": None if plan.columns is None else hash_sequences(plan.columns),
                 "future_chunk": self.future_chunk, "head_mode": self.head_mode,
                 "head_dtype": str(self.head_dtype), "shard": list(plan.shard), "save_matrix": bool(save_matrix)}
 
@@ -510,7 +286,7 @@ class LogitMatrixEngine:
         block = self._values(feats, torch.as_tensor(chunk_cols, device=self.device))
         return block, block.double().reshape(n, -1)
 
-    def _stream(self, plan: _ColumnPlan, G, cols, done: int, *, store=None, save_matrix=False, sink=None,
+    def _stream(self, plan: ColumnPlan, G, cols, done: int, *, store=None, save_matrix=False, sink=None,
                 on_chunk=None) -> int:
         """Chunks ``plan.my_chunks[done:]``: features → columns → block → G += X Xᵀ → save.
 
@@ -519,6 +295,8 @@ class LogitMatrixEngine:
         """
         mine = plan.my_chunks
         n = len(plan.histories)
+        if done < len(mine):
+            self._passes.choose_path(plan.histories, plan.futures, packing=self.packing)
         bank = self._bank(plan.histories) if done < len(mine) else None
         if bank is None:                    # resumed with every chunk done: no history pass, no states
             self.history_states_ = None
@@ -584,14 +362,14 @@ class LogitMatrixEngine:
         plan = self._plan(histories, futures, rule, k, rng, column_tokens, shard)
         return self._gram_of_plan(plan, run_dir, save_matrix, on_chunk, t0)
 
-    def _gram_of_plan(self, plan: _ColumnPlan, run_dir, save_matrix: bool, on_chunk, t0: float) -> LogitGram:
+    def _gram_of_plan(self, plan: ColumnPlan, run_dir, save_matrix: bool, on_chunk, t0: float) -> LogitGram:
         """:meth:`gram` after its plan is made (the columns of a ``random`` rule drawn once); ``t0``: its start."""
         tok0 = self.tokens_processed
         n = len(plan.histories)
         G, cols, done = np.zeros((n, n)), None if plan.columns is None else plan.columns.copy(), 0
         store = None
         if run_dir is not None:
-            store = _CheckpointStore(run_dir, plan.shard, self._fingerprint(plan, save_matrix))
+            store = CheckpointStore(run_dir, plan.shard, self._fingerprint(plan, save_matrix))
             saved = store.open()
             if saved is not None:
                 G, done, cols = saved
@@ -686,9 +464,9 @@ def engine_logit_matrix(model, histories, futures, *, rule: str = "full", k: int
     # same history matrix once per target.
     key = None
     if rule != "random" or column_tokens is not None:
-        key = (_hash_sequences(_as_sequence_list(histories, "histories", model.vocab_size)),
-               _hash_sequences(_as_sequence_list(futures, "futures", model.vocab_size)), rule, k,
-               None if column_tokens is None else _hash_sequences(np.asarray(column_tokens)))
+        key = (hash_sequences(_as_sequence_list(histories, "histories", model.vocab_size)),
+               hash_sequences(_as_sequence_list(futures, "futures", model.vocab_size)), rule, k,
+               None if column_tokens is None else hash_sequences(np.asarray(column_tokens)))
         if key in memo:
             return memo[key]
     res = eng.matrix(histories, futures, rule=rule, k=k, rng=rng, column_tokens=column_tokens)

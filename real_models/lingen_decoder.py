@@ -41,8 +41,15 @@ has no hook for it). Design points, each an optimisation of the same definition:
 5. **Anything else falls through.** Prefixes that start with no history (the target
    prompt's rows while scoring, the last-m baseline) go to the wrapped model unchanged.
 
-Models whose cache is not a plain per-layer key/value cache (sliding-window or recurrent
-layers) are served entirely by the fall-through path.
+6. **Any cache, one token a step.** Models whose cache is not a plain per-layer key/value cache
+   — sliding-window layers, the recurrent state of a state-space model (Mamba, RWKV), hybrids
+   (Jamba) — keep the whole cache object per history chunk and per kept suffix instead of the
+   suffix's positions: a child z_{1:t} is its parent's cache, copied
+   (:func:`~logitrank.real_models.family.select_cache_rows`) and advanced by z_t. A recurrent
+   state has a fixed size whatever |h|, so each kept suffix costs the same as the bank. This is
+   used only where the model's cached one-token step reproduces its full forward
+   (:func:`~logitrank.real_models.family.cached_step_is_exact`); elsewhere every query falls
+   through to the wrapped model.
 
 References
 ----------
@@ -52,13 +59,13 @@ Models", §3, Algorithm 1 (LINGEN).
 
 from __future__ import annotations
 
-import inspect
 from collections import OrderedDict
 
 import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError
+from logitrank.real_models.family import cache_nbytes, cached_step_is_exact, model_logits, select_cache_rows
 from logitrank.theory.lingen import lingen_generate
 from logitrank.theory.sequence_model import SequenceModel
 
@@ -71,6 +78,7 @@ class _Chunk:
     def __init__(self, rows: np.ndarray, index: np.ndarray):
         self.rows, self.index = rows, index          # (B, |h|) tokens, (B,) positions in H
         self.kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self.cache = None                            # the whole cache object (any family; design point 6)
         self.logits: np.ndarray | None = None        # (B, V) float64 logits of h ∘ ∅
 
 
@@ -146,11 +154,15 @@ class LinGenDecoder(SequenceModel):
         self._suffix: OrderedDict = OrderedDict()   # (chunk, z tuple) → [(k, v) per layer] of z's positions
         self._suffix_bytes = 0
         self._plain_cache = self._has_plain_cache()
-        params = inspect.signature(lm.model.forward).parameters
-        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        # "kv": suffix keys/values (design point 2); "state": whole caches (6); "none": fall through (5)
+        self.mode = "kv" if self._plain_cache else ("state" if cached_step_is_exact(lm) else "none")
+        self._cache_kw = lm.family.cache_kwarg
 
     # --- helpers -----------------------------------------------------------------------
     def _has_plain_cache(self) -> bool:
+        fam = self.lm.family
+        if fam.cache_kwarg is None or fam.cache_kind != "kv" or not fam.takes_logits_to_keep:
+            return False
         try:
             from transformers import DynamicCache
             from transformers.cache_utils import DynamicLayer
@@ -178,12 +190,40 @@ class LinGenDecoder(SequenceModel):
         if chunk.kv is None:
             head = torch.tensor(self.lm.prefix_tokens, dtype=torch.long).reshape(1, -1)
             ids = torch.cat([head.expand(chunk.rows.shape[0], -1), torch.from_numpy(chunk.rows)], dim=1)
-            chunk.logits, chunk.kv = self._forward(ids.to(self.lm.device), None)
-            self.bank_bytes_ += sum(k.numel() * k.element_size() * 2 for k, _ in chunk.kv)
+            if self.mode == "state":
+                chunk.logits, chunk.cache = self._forward_any(ids.to(self.lm.device), None)
+                chunk.kv = []
+                self.bank_bytes_ += cache_nbytes(chunk.cache)
+            else:
+                chunk.logits, chunk.kv = self._forward(ids.to(self.lm.device), None)
+                self.bank_bytes_ += sum(k.numel() * k.element_size() * 2 for k, _ in chunk.kv)
         return chunk
 
-    def _store(self, key, kv) -> None:
-        nbytes = sum(k.numel() * k.element_size() * 2 for k, _ in kv)
+    def _forward_any(self, ids: torch.Tensor, cache):
+        """Last-position logits and the returned cache object (any cache; design point 6)."""
+        self.tokens_ += int(ids.numel())
+        logits, new_cache = model_logits(self.lm.model, self.lm.family, ids, keep=1, cache=cache, use_cache=True)
+        return logits[:, -1].double().cpu().numpy(), new_cache
+
+    @torch.no_grad()
+    def _state_suffix_logits(self, c: int, z: tuple) -> np.ndarray:
+        """Design point 6: the parent's whole cache copied and advanced by one token (or, without a
+        kept parent, the bank's cache advanced through z one token at a time)."""
+        chunk = self._bank(c)
+        B = chunk.rows.shape[0]
+        parent = self._suffix.get((c, z[:-1]))
+        start, new = (parent[0], z[-1:]) if parent is not None else (chunk.cache, z)
+        cache = select_cache_rows(start, torch.arange(B), B)
+        for tok in new:
+            ids = torch.full((B, 1), int(tok), dtype=torch.long, device=self.lm.device)
+            logits, cache = self._forward_any(ids, cache)
+        self._drop((c, z[:-1]))
+        self._store((c, z), cache, cache_nbytes(cache))
+        return logits
+
+    def _store(self, key, kv, nbytes: int | None = None) -> None:
+        if nbytes is None:
+            nbytes = sum(k.numel() * k.element_size() * 2 for k, _ in kv)
         if nbytes > self.max_cache_bytes:
             return
         self._suffix[key] = (kv, nbytes)
@@ -203,6 +243,8 @@ class LinGenDecoder(SequenceModel):
         chunk = self._bank(c)
         if not z:
             return chunk.logits
+        if self.mode == "state":
+            return self._state_suffix_logits(c, z)
         key = (c, z)
         if key in self._suffix:                      # asked again (e.g. two samples share z)
             self._suffix.move_to_end(key)
@@ -238,7 +280,7 @@ class LinGenDecoder(SequenceModel):
         plain = []
         wanted: dict[tuple[int, tuple], list[tuple[int, int]]] = {}
         for i, row in enumerate(prefixes.tolist()):
-            hit, z = self._locate(tuple(row)) if self._plain_cache else (None, None)
+            hit, z = self._locate(tuple(row)) if self.mode != "none" else (None, None)
             if hit is None:
                 plain.append(i)
             else:
@@ -254,7 +296,7 @@ class LinGenDecoder(SequenceModel):
     def clear(self) -> None:
         """Drop the bank and the suffix caches (frees memory; they are rebuilt on demand)."""
         for chunk in self._chunks:
-            chunk.kv = chunk.logits = None
+            chunk.kv = chunk.logits = chunk.cache = None
         self._suffix.clear()
         self._suffix_bytes = 0
         self.bank_bytes_ = 0
