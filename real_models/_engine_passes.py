@@ -24,8 +24,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from logitrank.errors import InvalidInputError
-from logitrank.real_models.family import cache_kwarg, cache_nbytes, model_logits, output_cache, select_cache_rows
+from logitrank.errors import InvalidInputError, ModelOutputError
+from logitrank.real_models.family import cache_kwarg, cache_nbytes, find_decoder, model_logits, output_cache, select_cache_rows
 
 __all__ = ["ForwardPasses", "ENGINE_PATHS"]
 
@@ -61,7 +61,7 @@ class ForwardPasses:
         self.forced_path = None if path == "auto" else path
         self.tokens = 0                 # tokens of the requests themselves
         self.check_tokens = 0           # tokens spent checking candidate paths
-        self.decoder = self._find_decoder()
+        self.decoder = find_decoder(self.model)
         self._decoder_kw = cache_kwarg(self.decoder) if self.decoder is not None else None
         W = self.model.get_output_embeddings().weight.detach().to(head_dtype)
         self.psi_c = W - W.mean(dim=0, keepdim=True)                     # (V, d) centered unembedding
@@ -73,13 +73,6 @@ class ForwardPasses:
         self._verified_longest = -1
 
     # --- the head -------------------------------------------------------------------------
-    def _find_decoder(self):
-        try:
-            dec = self.model.get_decoder()
-        except (AttributeError, NotImplementedError, ValueError):
-            return None
-        return dec if isinstance(dec, torch.nn.Module) and dec is not self.model else None
-
     @torch.no_grad()
     def _check_identity(self) -> str:
         """'identity' if hidden @ Wᵀ reproduces the model's logits (and nothing in the config caps
@@ -293,7 +286,13 @@ class ForwardPasses:
         if fs:
             sub_h = [H[i] for i in hs]
             sub_f = [F[j] for j in fs]
-            ref = self.chunk_features(self.bank(sub_h, "naive"), sub_f, len(sub_h), "naive")
+            try:
+                ref = self.chunk_features(self.bank(sub_h, "naive"), sub_f, len(sub_h), "naive")
+            except (RuntimeError, ValueError, TypeError, AttributeError, IndexError) as exc:
+                raise ModelOutputError(
+                    f"{self.family.architecture} ({self.family.model_type}): a plain forward of prefix ∘ history ∘ "
+                    f"future failed ({type(exc).__name__}: {str(exc)[:160]}); this family cannot give logits for "
+                    f"token ids alone") from exc
             scale = float(ref.abs().max()) + 1.0
             tol = (1e-4 if self.lm.dtype in (torch.float32, torch.float64) else 3e-2) * scale
             for cand in candidates:

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError, ModelOutputError
-from logitrank.real_models.family import (cache_nbytes, cached_step_is_exact, describe_family, model_logits,
-                                          select_cache_rows)
+from logitrank.real_models.family import (cache_nbytes, cached_step_is_exact, describe_family, find_decoder,
+                                          model_logits, select_cache_rows)
 from logitrank.real_models.loading import SMOLLM2, check_source, load_weights, random_init_twin
 from logitrank.real_models.runtime import resolve_device, resolve_dtype
 from logitrank.real_models.weights import WeightMatrix, extract_weight_matrices
@@ -164,7 +164,11 @@ class HFCausalLM(SequenceModel):
     def decoder(self) -> torch.nn.Module:
         """The transformer body whose ``last_hidden_state`` is the final-norm hidden state φ."""
         self._require_causal("the decoder")
-        return self.model.get_decoder() if hasattr(self.model, "get_decoder") else self.model.model
+        dec = find_decoder(self.model)
+        if dec is None:
+            raise ModelOutputError(f"{type(self.model).__name__} has no decoder body that runs alone "
+                                   f"(get_decoder() and its base model are missing)")
+        return dec
 
     @torch.no_grad()
     def final_hidden_states(self, prompts, *, batch_size: int = 16) -> np.ndarray:
@@ -182,7 +186,7 @@ class HFCausalLM(SequenceModel):
                for p in prompts]
         if any(len(i) == 0 for i in ids):
             raise InvalidInputError("every prompt must have at least one token")
-        out = np.zeros((len(ids), self.model.config.hidden_size))
+        out = None
         by_len: dict = {}
         for n, i in enumerate(ids):
             by_len.setdefault(len(i), []).append(n)
@@ -191,7 +195,10 @@ class HFCausalLM(SequenceModel):
             for s in range(0, len(rows), batch_size):
                 chunk = rows[s:s + batch_size]
                 x = torch.tensor([ids[r] for r in chunk], device=self.device)
-                out[chunk] = base(input_ids=x).last_hidden_state[:, -1].double().cpu().numpy()
+                h = base(input_ids=x).last_hidden_state[:, -1].double().cpu().numpy()
+                if out is None:
+                    out = np.zeros((len(ids), h.shape[-1]))
+                out[chunk] = h
         return out
 
     # --- seeded text --------------------------------------------------------------------

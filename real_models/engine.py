@@ -49,6 +49,7 @@ import torch
 from tqdm.auto import tqdm
 
 from logitrank.errors import InvalidInputError
+from logitrank.real_models._engine_columns import ColumnValues
 from logitrank.real_models._engine_passes import ForwardPasses
 from logitrank.real_models._engine_plan import CheckpointStore, ColumnPlan, check_column_tokens, hash_sequences
 from logitrank.theory.logit_matrix import COLUMN_RULES, LogitMatrix, _as_sequence_list, choose_column_tokens
@@ -149,7 +150,7 @@ class LogitMatrixEngine:
                                      history_batch=history_batch, max_kv_mib=max_kv_mib, path=path)
         self.head_mode = self._passes.head_mode
         self._psi_c = self._passes.psi_c
-        self._metric_root = None
+        self._columns = ColumnValues(lm, self._psi_c, self.head_mode)
         self.history_states_: np.ndarray | None = None
 
     @property
@@ -176,26 +177,6 @@ class LogitMatrixEngine:
     def path_notes_(self) -> dict[str, str]:
         """Why faster candidate paths were not used for this model (path → reason)."""
         return dict(self._passes.path_notes)
-
-    def _values(self, feats: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """Centered logits at columns: feats (..., nf, m), cols (nf, k) → (..., nf, k)."""
-        if self.head_mode == "identity":
-            psi = self._psi_c[cols]                                        # (nf, k, d)
-            return torch.einsum("hfd,fkd->hfk", feats, psi)
-        idx = cols.unsqueeze(0).expand(feats.shape[0], -1, -1)
-        return torch.gather(feats, 2, idx)
-
-    def _full(self, feats: torch.Tensor) -> torch.Tensor:
-        """Full centered logit rows: (..., m) → (..., V)."""
-        return feats @ self._psi_c.T if self.head_mode == "identity" else feats
-
-    def _full_metric(self) -> torch.Tensor:
-        """C with C Cᵀ = Ψ_cᵀ Ψ_c (float64), so that ‖φᵀΨ_cᵀ‖ inner products are φᵀ C Cᵀ φ'."""
-        if self._metric_root is None:
-            M = (self._psi_c.double().T @ self._psi_c.double())
-            lam, Q = torch.linalg.eigh(M)
-            self._metric_root = Q * lam.clamp_min(0).sqrt()
-        return self._metric_root
 
     # --- inputs ---------------------------------------------------------------------------
     def _validate(self, histories, futures, rule, k, column_tokens):
@@ -250,23 +231,6 @@ class LogitMatrixEngine:
         """Final features φ(h∘f) for all histories × the chunk's futures: (|H|, nf, m)."""
         return self._passes.chunk_features(bank, F_chunk, n_hist)
 
-    def _topk_average(self, feats: torch.Tensor, futures, k: int) -> np.ndarray:
-        """Rule 'topk_average' for a chunk: top-k of (1/|H|) Σ_h P(z | h∘f), sorted token ids."""
-        n_hist, nf = feats.shape[:2]
-        acc = torch.zeros((nf, self.V), dtype=torch.float64, device=self.device)
-        for s in range(0, n_hist, 8):
-            logits = self._full(feats[s:s + 8])                  # (≤8, nf, V): one pass over Ψ_c per 8 histories
-            # The float64 softmax one history at a time: (nf, V) stays in cache, where a block of
-            # 8 histories (8·nf·V·8 bytes, 50 MB at nf = 16) went through memory 3 times
-            # (measured 0.42 → 0.29 s for 24 × 16 rows of SmolLM2 on 1 CPU thread, head included).
-            if self.device.type == "cpu":
-                for row in logits:
-                    acc += torch.softmax(row.double(), dim=-1)
-            else:                                                # no cache to fit; fewer launches
-                acc += torch.softmax(logits.double(), dim=-1).sum(dim=0)
-        probs = (acc / n_hist).cpu().numpy()
-        return choose_column_tokens(self.lm, (), futures, "topk_average", k, average_probabilities=probs)
-
     # --- the streaming loop ---------------------------------------------------------------
     def _fingerprint(self, plan: ColumnPlan, save_matrix: bool) -> dict:
         return {"model": self.lm.fingerprint(), "histories": hash_sequences(plan.histories),
@@ -275,16 +239,6 @@ class LogitMatrixEngine:
                 "columns": None if plan.columns is None else hash_sequences(plan.columns),
                 "future_chunk": self.future_chunk, "head_mode": self.head_mode,
                 "head_dtype": str(self.head_dtype), "shard": list(plan.shard), "save_matrix": bool(save_matrix)}
-
-    def _chunk_block(self, feats: torch.Tensor, chunk_cols, need_block: bool):
-        """One chunk's block B (|H|, nf, k) or None, and X with X Xᵀ = B Bᵀ (float64, |H| rows)."""
-        n = feats.shape[0]
-        if chunk_cols is None:                      # full vocabulary: Φ_f C with C Cᵀ = Ψ_cᵀΨ_c
-            block = self._full(feats) if need_block else None
-            X = (feats.double() @ self._full_metric()) if self.head_mode == "identity" else feats.double()
-            return block, X.reshape(n, -1)
-        block = self._values(feats, torch.as_tensor(chunk_cols, device=self.device))
-        return block, block.double().reshape(n, -1)
 
     def _stream(self, plan: ColumnPlan, G, cols, done: int, *, store=None, save_matrix=False, sink=None,
                 on_chunk=None) -> int:
@@ -306,8 +260,8 @@ class LogitMatrixEngine:
             sl = plan.futures_of(c)
             feats = self._chunk_features(bank, plan.futures[sl], n)
             if plan.rule == "topk_average":
-                cols[sl] = self._topk_average(feats, plan.futures[sl], plan.k)
-            block, X = self._chunk_block(feats, None if cols is None else cols[sl], sink is not None or save_matrix)
+                cols[sl] = self._columns.topk_average(feats, plan.futures[sl], plan.k)
+            block, X = self._columns.chunk_block(feats, None if cols is None else cols[sl], sink is not None or save_matrix)
             if G is not None:
                 G += (X @ X.T).cpu().numpy()
             if block is not None:

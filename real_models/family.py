@@ -31,7 +31,7 @@ import inspect
 import numpy as np
 import torch
 
-__all__ = ["ModelFamily", "describe_family", "cache_kwarg", "output_cache", "select_cache_rows", "cache_nbytes",
+__all__ = ["ModelFamily", "describe_family", "find_decoder", "cache_kwarg", "output_cache", "select_cache_rows", "cache_nbytes",
            "model_logits", "cached_step_is_exact", "CACHE_KINDS"]
 
 #: Cache kinds in order of what the fast paths can do with them.
@@ -105,6 +105,18 @@ class ModelFamily:
             paths.append("step")
         paths.append("naive")
         return tuple(paths)
+
+
+def find_decoder(model):
+    """The body whose ``last_hidden_state`` the LM head multiplies (``get_decoder()``, else the
+    base model), or None when the model has none that runs alone."""
+    try:
+        dec = model.get_decoder()
+    except (AttributeError, NotImplementedError, ValueError):
+        dec = None
+    if not isinstance(dec, torch.nn.Module) or dec is model:
+        dec = getattr(model, getattr(model, "base_model_prefix", "model"), None)
+    return dec if isinstance(dec, torch.nn.Module) and dec is not model else None
 
 
 def cache_kwarg(module) -> str | None:

@@ -69,11 +69,14 @@ def _data(vocab: int, seed: int = 0):
 
 @pytest.fixture(scope="module")
 def quiet():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)          # width-32 models: one thread is fastest (no spin-waiting)
     with warnings.catch_warnings():
         # transformers warns about tiny configs (rope defaults, fallbacks to its torch kernels);
         # those are about the zoo's sizes, not about what is tested here.
         warnings.simplefilter("ignore")
         yield
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("model_type", FAMILIES)
@@ -153,3 +156,36 @@ def _check_every_path(lm, tol: float, head_dtype) -> None:
     lm.clear_kv_cache()
     s2 = plain.sample(2, 6, np.random.default_rng(2))
     np.testing.assert_array_equal(s1, s2)
+
+
+def test_a_misjudged_family_costs_speed_not_numbers(quiet):
+    """A description that wrongly admits the packed path (a sliding-window Mistral described as
+    full attention) is caught by the engine's check against plain forwards on the request itself:
+    the packed path is refused with its measured difference and the matrix is still exact."""
+    import dataclasses
+    lm = tiny_lm("mistral")
+    assert lm.family.sliding_window == 8 and "packed" not in lm.family.engine_paths(22)
+    lm.family = dataclasses.replace(lm.family, cache_kind="kv", sliding_window=None)
+    assert lm.family.engine_paths(22)[0] == "packed"
+    H, F = _data(lm.vocab_size)
+    ref = _centered(np.stack([np.stack([plain_logits(lm.model, lm.prefix_tokens, np.concatenate([h, f]))
+                                        for f in F]) for h in H]))
+    eng = LogitMatrixEngine(lm, future_chunk=4, progress=False)
+    got = eng.matrix(H, F, rule="full").values.reshape(ref.shape)
+    assert "packed" in eng.path_notes_ and eng.path_ != "packed"
+    assert _rel(got, ref) <= REL_TOL
+
+
+def test_a_family_whose_forward_fails_gets_one_package_error(quiet):
+    """Where no path can work (the plain forward itself raises), one ModelOutputError names the family."""
+    from logitrank.errors import ModelOutputError
+    lm = tiny_lm("llama")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no kernel for this input")
+
+    lm.model.forward = broken
+    eng = LogitMatrixEngine(lm, progress=False)
+    assert eng.head_mode == "logits"
+    with pytest.raises(ModelOutputError, match="LlamaForCausalLM .llama.: a plain forward"):
+        eng.matrix([np.array([3, 4])], [np.array([5])], rule="full")

@@ -41,6 +41,13 @@ app = typer.Typer(help="Weights lens: weight matrices vs random-matrix theory (S
                   no_args_is_help=True, add_completion=False)
 
 
+def _mean_defined(values) -> float:
+    import numpy as np
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
 def _type_summary(rows) -> dict:
     import numpy as np
     by: dict = {}
@@ -50,7 +57,9 @@ def _type_summary(rows) -> dict:
                 "n_below": float(np.mean([r["n_below"] for r in rs])),
                 "n_above": float(np.mean([r["n_above"] for r in rs])),
                 "ks_distance": float(np.mean([r["ks_distance"] for r in rs])),
-                "spacing_ratio": float(np.mean([r["spacing_ratio"] for r in rs])),
+                # matrices with fewer than three levels in the bulk (a Mamba x_proj, a
+                # reshaped conv kernel) have no spacing ratio; the mean is over those that do
+                "spacing_ratio": _mean_defined([r["spacing_ratio"] for r in rs]),
                 "alpha_median": float(np.nanmedian([r.get("alpha", np.nan) for r in rs]))}
             for t, rs in by.items()}
 
