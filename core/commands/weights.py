@@ -29,8 +29,10 @@ from logitrank.commands._options import (
     Text,
     Threads,
     Twin,
+    check_against_model,
     check_model_options,
     check_positive,
+    check_windows,
 )
 from logitrank.commands._output import run_cached
 from logitrank.errors import InvalidInputError
@@ -69,7 +71,7 @@ def analyze(
     out: Out = None,
 ) -> None:
     """Per-type MP consistency, outliers below|above the band, KS, spacing ratio and α of every weight matrix."""
-    check_model_options(model, device, dtype, threads=threads)
+    check_model_options(model, device, dtype, threads=threads, tokenizer=False)
     inputs = dict(model=model, twin=twin, dtype=dtype, vectors=vectors, include_embeddings=include_embeddings,
                   threads=threads)
     def compute(od):
@@ -150,6 +152,8 @@ def removal(
     if unknown:
         raise InvalidInputError(f"unknown --type {', '.join(map(repr, unknown))}; choose from {', '.join(MATRIX_TYPES)}")
     check_model_options(model, device, dtype, threads=threads, text=text)
+    check_windows(text, {"held_out": (sequences, length)}, stride=stride, offset=offset)
+    check_against_model(model, tokens_per_query={"--length": length})
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   types=types, sequences=sequences, length=length, threads=threads)
     def compute(od):
