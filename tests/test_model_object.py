@@ -116,7 +116,7 @@ def _never_load(*a, **k):
 
 
 @pytest.mark.parametrize("case", ["missing", "no_config", "truncated_gguf", "not_gguf", "dtype", "cuda",
-                                  "device_name", "not_hub_id"])
+                                  "device_name", "not_hub_id", "model_object"])
 def test_bad_inputs_fail_before_loading(case, tmp_path, monkeypatch):
     monkeypatch.setattr(loading, "load_weights", _never_load)
     import logitrank.real_models.adapter as adapter
@@ -141,8 +141,10 @@ def test_bad_inputs_fail_before_loading(case, tmp_path, monkeypatch):
         src, err, kw = "smollm2", InvalidInputError, {"device": "cuda"}
     elif case == "device_name":
         src, err, kw = "smollm2", InvalidInputError, {"device": "tpu9"}
+    elif case == "model_object":
+        src, err = torch.nn.Linear(2, 2), InvalidInputError
     else:
-        src, err = "just-a-name", ModelLoadError
+        src, err = "just a name", ModelLoadError          # spaces: no hub id ("gpt2" is one)
     with pytest.raises(err) as info:
         HFCausalLM.load(src, **kw)
     assert isinstance(info.value, LogitRankError) and "\n" not in str(info.value)

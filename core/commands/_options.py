@@ -116,11 +116,11 @@ def model_config(model: str) -> dict | None:
 
 
 def check_against_model(model: str, *, tokens_per_query: dict[str, int] | None = None, k: int | None = None,
-                        rule: str | None = None) -> dict | None:
+                        rule: str | None = None, prefix_tokens: int = 1) -> dict | None:
     """Sizes that the model's config bounds, checked before it loads (when its config is on disk).
 
     ``tokens_per_query`` names the options whose tokens go into one forward pass (``{"--history-length":
-    20, "--future-length": 4}``; one more for the prefix/BOS token) — their sum must fit the context
+    20, "--future-length": 4}``, plus ``prefix_tokens``, the BOS token) — their sum must fit the context
     window; ``k`` top-k columns must not exceed the vocabulary. Returns the config (None if unknown).
     """
     cfg = model_config(model)
@@ -129,10 +129,11 @@ def check_against_model(model: str, *, tokens_per_query: dict[str, int] | None =
     context = next((int(cfg[key]) for key in ("max_position_embeddings", "n_positions", "max_sequence_length",
                                               "seq_length") if isinstance(cfg.get(key), int)), None)
     if tokens_per_query and context is not None:
-        total = sum(tokens_per_query.values()) + 1
+        total = sum(tokens_per_query.values()) + prefix_tokens
         if total > context:
-            parts = " + ".join(f"{opt} {n}" for opt, n in tokens_per_query.items())
-            raise InvalidInputError(f"{parts} + 1 prefix token = {total} tokens per query exceeds the context "
+            parts = " + ".join([f"{opt} {n}" for opt, n in tokens_per_query.items()]
+                               + [f"{prefix_tokens} prefix token"] * bool(prefix_tokens))
+            raise InvalidInputError(f"{parts} = {total} tokens per query exceeds the context "
                                     f"window of {model} ({context} tokens); use shorter windows")
     vocab = cfg.get("vocab_size")
     if k is not None and rule != "full" and isinstance(vocab, int) and k > vocab:

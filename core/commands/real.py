@@ -228,8 +228,8 @@ def lingen(
                   k=k, rule=rule, threads=threads)
     def compute(od):
         import numpy as np
-        from tqdm.auto import tqdm
 
+        from logitrank.progress import progress
         from logitrank.real_models.engine import LogitMatrixEngine
         from logitrank.theory.lingen import lingen_evaluate
         with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
@@ -245,7 +245,7 @@ def lingen(
 
             progress_note(f"LINGEN: fit on {histories} x {futures} futures, then {samples} x {steps} generated "
                           f"tokens per method …")
-            with tqdm(total=None, desc="LINGEN generation", unit="step", leave=False) as bar:
+            with progress(total=None, desc="LINGEN generation", unit="step", leave=False) as bar:
                 def on_step(done, total):
                     bar.total = total
                     bar.update(done - bar.n)
