@@ -383,3 +383,18 @@ def test_load_refuses_a_model_object_and_train_mode_becomes_eval():
     assert not wrapped.model.training
     a, b = (wrapped.next_token_logits([[1, 2, 3, 4]]) for _ in range(2))
     assert np.array_equal(a, b)
+
+
+def test_without_a_config_on_disk_the_loaded_model_is_checked_before_any_work(monkeypatch, capsys, model_dir,
+                                                                               tmp_path):
+    """A GGUF not yet dequantised has no config.json to read: the same check runs right after loading."""
+    from logitrank.commands import _options
+    from logitrank.real_models import engine
+    monkeypatch.setattr(_options, "model_config", lambda model: None)
+    monkeypatch.setattr(engine.LogitMatrixEngine, "gram", lambda *a, **k: pytest.fail("work started"))
+    for args, needle in ((["--history-length", "70"], "exceeds the context window"),
+                         (["--k", "65"], "--k 65 exceeds the vocabulary")):
+        code, _, err = run_cli(monkeypatch, capsys, ["real", "spectrum", "--model", model_dir, "--device", "cpu",
+                                                     *args, "--out", tmp_path / args[0]], load=True)
+        assert_one_line_error(code, err, needle)
+        assert sorted(p.name for p in (tmp_path / args[0]).iterdir()) == ["inputs.json"]

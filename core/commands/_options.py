@@ -22,7 +22,7 @@ from logitrank.theory.logit_matrix import COLUMN_RULES
 
 __all__ = ["Model", "Device", "Dtype", "Seed", "Twin", "Text", "Stride", "Offset", "Nonsense", "Threads", "Out",
            "RULES", "TOKENIZER_FILES", "check_model", "check_model_options", "model_config", "check_against_model",
-           "check_logit_matrix_memory", "check_windows", "check_device", "check_dtype", "check_rule", "check_positive", "check_text",
+           "check_loaded_model", "check_logit_matrix_memory", "check_windows", "check_device", "check_dtype", "check_rule", "check_positive", "check_text",
            "check_fit_range", "parse_floats", "concept_name"]
 
 Model = Annotated[str, typer.Option("--model", help="'smollm2', a .gguf file, a model directory (with "
@@ -121,13 +121,29 @@ def check_against_model(model: str, *, tokens_per_query: dict[str, int] | None =
 
     ``tokens_per_query`` names the options whose tokens go into one forward pass (``{"--history-length":
     20, "--future-length": 4}``, plus ``prefix_tokens``, the BOS token) — their sum must fit the context
-    window; ``k`` top-k columns must not exceed the vocabulary. Returns the config (None if unknown).
+    window; ``k`` top-k columns must not exceed the vocabulary. Returns the config (None if unknown:
+    then :func:`check_loaded_model` runs the same checks on the loaded model, before any work).
     """
     cfg = model_config(model)
     if cfg is None:
         return None
     context = next((int(cfg[key]) for key in ("max_position_embeddings", "n_positions", "max_sequence_length",
                                               "seq_length") if isinstance(cfg.get(key), int)), None)
+    vocab = cfg.get("vocab_size") if isinstance(cfg.get("vocab_size"), int) else None
+    _check_limits(model, context, vocab, tokens_per_query=tokens_per_query, k=k, rule=rule,
+                  prefix_tokens=prefix_tokens)
+    return cfg
+
+
+def check_loaded_model(lm, model: str, *, tokens_per_query: dict[str, int] | None = None, k: int | None = None,
+                       rule: str | None = None) -> None:
+    """:func:`check_against_model` on a loaded model (its context window, its LM head's width)."""
+    _check_limits(model, lm.max_context, lm.vocab_size, tokens_per_query=tokens_per_query, k=k, rule=rule,
+                  prefix_tokens=len(getattr(lm, "prefix_tokens", ())))
+
+
+def _check_limits(model: str, context: int | None, vocab: int | None, *, tokens_per_query, k, rule,
+                  prefix_tokens: int) -> None:
     if tokens_per_query and context is not None:
         total = sum(tokens_per_query.values()) + prefix_tokens
         if total > context:
@@ -135,20 +151,18 @@ def check_against_model(model: str, *, tokens_per_query: dict[str, int] | None =
                                + [f"{prefix_tokens} prefix token"] * bool(prefix_tokens))
             raise InvalidInputError(f"{parts} = {total} tokens per query exceeds the context "
                                     f"window of {model} ({context} tokens); use shorter windows")
-    vocab = cfg.get("vocab_size")
-    if k is not None and rule != "full" and isinstance(vocab, int) and k > vocab:
+    if k is not None and rule != "full" and vocab is not None and k > vocab:
         raise InvalidInputError(f"--k {k} exceeds the vocabulary of {model} ({vocab} tokens); use --k <= {vocab}")
-    return cfg
 
 
 def check_logit_matrix_memory(cfg: dict | None, *, histories: int, history_length: int, columns: int,
-                              dtype: str, device: str | None, gram: bool) -> None:
+                              dtype: str, device: str | None, gram: bool) -> int:
     """Refuse, before anything loads, an L(H, F) whose estimated memory exceeds what is available.
 
     The estimate counts the float64 |H| × |H| Gram twice (it and its eigendecomposition) with
     ``gram``, else the float64 |H| × columns matrix; and, when the config is known, the engine's
     KV bank: every history's keys and values, ``|H| · (length + 1) · layers · 2 · kv_heads · head_dim``
-    elements of ``dtype``.
+    elements of ``dtype``. Returns the estimate in bytes.
     """
     from logitrank.real_models.runtime import check_memory, resolve_dtype
     nbytes = 2 * 8 * histories ** 2 if gram else 8 * histories * columns
@@ -161,6 +175,7 @@ def check_logit_matrix_memory(cfg: dict | None, *, histories: int, history_lengt
                    * resolve_dtype(dtype).itemsize)
         what += " and the histories' KV cache"
     check_memory(nbytes, what + "); ask for fewer histories or shorter ones", device)
+    return int(nbytes)
 
 
 def _check_gguf_tensors(path: Path) -> None:

@@ -33,6 +33,7 @@ from logitrank.commands._options import (
     Twin,
     check_against_model,
     check_fit_range,
+    check_loaded_model,
     check_logit_matrix_memory,
     check_model_options,
     check_positive,
@@ -128,8 +129,8 @@ def spectrum(
                   stride=stride, offset=offset)
     cfg = check_against_model(model, tokens_per_query={"--history-length": history_length,
                                                        "--future-length": future_length}, k=k, rule=rule)
-    check_logit_matrix_memory(cfg, histories=histories, history_length=history_length, columns=futures * k,
-                              dtype=dtype, device=device, gram=True)
+    need = check_logit_matrix_memory(cfg, histories=histories, history_length=history_length,
+                                     columns=futures * k, dtype=dtype, device=device, gram=True)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   nonsense=nonsense, histories=histories, futures=futures, history_length=history_length,
                   future_length=future_length, k=k, rule=rule, fit_range=list(fit_range),
@@ -139,7 +140,12 @@ def spectrum(
 
         from logitrank.real_models.distributed import spectrum_outputs
         from logitrank.real_models.engine import LogitMatrixEngine
+        if need >= 2**30:
+            progress_note(f"L(H, F) of {histories} histories: about {need / 2**30:.1f} GiB (Gram"
+                          f"{' and KV cache' if cfg is not None else ''})")
         with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
+            check_loaded_model(lm, model, tokens_per_query={"--history-length": history_length,
+                                                            "--future-length": future_length}, k=k, rule=rule)
             seqs, sources = text_splits(lm, text, {"histories": (histories, history_length),
                                                    "futures": (futures, future_length)},
                                         seed=seed, stride=stride, offset=offset,
@@ -233,6 +239,8 @@ def lingen(
         from logitrank.real_models.engine import LogitMatrixEngine
         from logitrank.theory.lingen import lingen_evaluate
         with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
+            check_loaded_model(lm, model, tokens_per_query={"--history-length": history_length, "--steps": steps,
+                                                            "--future-length": future_length}, k=k, rule=rule)
             seqs, sources = text_splits(lm, text, request, seed=seed, stride=stride, offset=offset,
                                         shuffled=("histories", "futures") if nonsense else ())
             tgt = lm.encode(target) if target is not None else seqs["targets"][0]
