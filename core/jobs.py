@@ -209,8 +209,10 @@ def read_report(path: Path, names) -> dict[str, ReportRun]:
             continue
         cells = _cells(line)
         if section == "Runs" and len(cells) >= 4:
-            try:      # a title written with bare bars spans several cells: name | title… | seconds | results
-                runs[cells[0]] = ("|".join(cells[1:-2]), float(cells[-2]), cells[-1].strip("`"))
+            # A title once written with bare bars spans several cells: name | title… | seconds | results.
+            title = "|".join(_UNESCAPED_BAR.split(line.strip())[2:-3]).strip().replace("\\|", "|")
+            try:
+                runs[cells[0]] = (title, float(cells[-2]), cells[-1].strip("`"))
             except ValueError:
                 continue
         elif section is not None and section.startswith("Lens: ") and len(cells) == 6:
