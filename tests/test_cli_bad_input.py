@@ -398,3 +398,13 @@ def test_without_a_config_on_disk_the_loaded_model_is_checked_before_any_work(mo
                                                      *args, "--out", tmp_path / args[0]], load=True)
         assert_one_line_error(code, err, needle)
         assert sorted(p.name for p in (tmp_path / args[0]).iterdir()) == ["inputs.json"]
+
+
+def test_checkpoints_out_that_cannot_be_written(monkeypatch, capsys, model_dir, tmp_path):
+    import shutil
+    for name in ("step-1", "step-2"):
+        shutil.copytree(model_dir, tmp_path / name)
+    code, _, err = run_cli(monkeypatch, capsys, ["checkpoints", tmp_path / "step-1", tmp_path / "step-2", "--text",
+                                                 "tests/data/corpus", "--n-histories", "4", "--n-futures", "2",
+                                                 "--k", "3", "--out", "/proc/logitrank-out"])
+    assert_one_line_error(code, err, "cannot write there")

@@ -42,6 +42,7 @@ from logitrank.commands._options import (
     check_dtype,
     check_text,
     check_threads,
+    check_windows,
 )
 from logitrank.commands._output import package_version
 from logitrank.errors import InvalidInputError
@@ -173,6 +174,8 @@ def checkpoints(
     check_device(device)
     check_dtype(dtype)
     check_threads(threads)
+    check_windows(text, {"histories": (n_histories, history_length), "futures": (n_futures, future_length)},
+                  stride=None, offset=0)
     dev = resolve_device(device)
     series = resolve_series(dirs, model, revisions)
     tok = _tokenizers(series)
@@ -180,7 +183,11 @@ def checkpoints(
                                                 "futures": (n_futures, future_length)}, seed=seed)
     H, F = windows["histories"].tokens, windows["futures"].tokens
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"--out {out}: cannot write there ({exc.strerror or exc}); give a directory you "
+                                f"can write to") from None
     (out / "result.json").unlink(missing_ok=True)          # a killed run leaves no completion marker
     settings = {"config": dataclasses.asdict(config), "text": text, "dtype": dtype}
     points, svals, d_models = [], {}, set()
