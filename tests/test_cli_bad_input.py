@@ -408,3 +408,16 @@ def test_checkpoints_out_that_cannot_be_written(monkeypatch, capsys, model_dir, 
                                                  "tests/data/corpus", "--n-histories", "4", "--n-futures", "2",
                                                  "--k", "3", "--out", "/proc/logitrank-out"])
     assert_one_line_error(code, err, "cannot write there")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--k", "50000"], "--k 50000 exceeds the vocabulary of smollm2 (49152 tokens)"),
+    (["--history-length", "8190"], "= 8195 tokens per query exceeds the context window of smollm2 (8192 tokens)"),
+    (["--text", "tests/data/corpus", "--stride", "600"], "--stride 600 is larger than a text segment"),
+], ids=["k", "context", "stride"])
+def test_embedded_model_checked_before_loading_smollm2(monkeypatch, capsys, tmp_path, args, needle):
+    """Before its first load (no dequantised copy cached), SmolLM2's sizes come from its GGUF metadata."""
+    monkeypatch.setenv("LOGITRANK_CACHE", str(tmp_path / "empty-cache"))
+    code, _, err = run_cli(monkeypatch, capsys, ["real", "spectrum", *args])
+    assert_one_line_error(code, err, needle)
+    assert "loading smollm2" not in err

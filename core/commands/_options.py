@@ -12,6 +12,7 @@ Nothing here imports torch at module level: ``logitrank --help`` stays fast.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
@@ -89,8 +90,9 @@ def check_model(model: str, *, tokenizer: bool = True) -> str:
 def model_config(model: str) -> dict | None:
     """The model's ``config.json`` as a dict when it can be read without loading weights, else None.
 
-    A model directory and a cached hub id have it on disk; a GGUF file (``smollm2`` included) once
-    its dequantised copy is cached. The text part of a multimodal config (``text_config``) wins.
+    A model directory and a cached hub id have it on disk; a GGUF file (``smollm2`` included) has
+    it in its dequantised copy once cached, and before that the sizes its metadata states
+    (:func:`_gguf_config`). The text part of a multimodal config (``text_config``) wins.
     """
     import json
 
@@ -104,7 +106,9 @@ def model_config(model: str) -> dict | None:
     elif kind in ("gguf", loading.SMOLLM2):
         gguf = loading.packaged_model_path(loading.SMOLLM2) if kind == loading.SMOLLM2 else Path(model)
         cached = loading._gguf_cache_path(gguf)
-        path = cached / "config.json" if (cached / "DONE").exists() else None
+        if not (cached / "DONE").exists():
+            return _gguf_config(gguf)
+        path = cached / "config.json"
     elif kind == "hub":
         from huggingface_hub import try_to_load_from_cache
         found = try_to_load_from_cache(model, "config.json")
@@ -178,16 +182,50 @@ def check_logit_matrix_memory(cfg: dict | None, *, histories: int, history_lengt
     return int(nbytes)
 
 
-def _check_gguf_tensors(path: Path) -> None:
-    """Every tensor of a GGUF file lies inside the file (a truncated download fails here, not in a reshape)."""
-    from logitrank.errors import ModelLoadError
+@functools.lru_cache(maxsize=4)
+def _gguf_reader(path: Path):
+    """One parse of a GGUF file's header, metadata and tensor table per process (None without ``gguf``)."""
     try:
         import gguf
     except ImportError:  # pragma: no cover - transformers' GGUF loading needs it anyway
-        return
+        return None
+    return gguf.GGUFReader(path)
+
+
+#: config.json names of the GGUF metadata keys ``<architecture>.<key>`` that bound a request.
+_GGUF_CONFIG_KEYS = {"context_length": "max_position_embeddings", "embedding_length": "hidden_size",
+                     "block_count": "num_hidden_layers", "attention.head_count": "num_attention_heads",
+                     "attention.head_count_kv": "num_key_value_heads", "vocab_size": "vocab_size"}
+
+
+def _gguf_config(path: Path) -> dict | None:
+    """The sizes a GGUF file's metadata states, under their config.json names (None if unreadable)."""
+    try:
+        reader = _gguf_reader(Path(path))
+        if reader is None:
+            return None
+        field = reader.fields["general.architecture"]
+        arch = bytes(field.parts[field.data[0]]).decode()
+        cfg = {}
+        for key, name in _GGUF_CONFIG_KEYS.items():
+            f = reader.fields.get(f"{arch}.{key}")
+            if f is not None:
+                cfg[name] = int(f.parts[f.data[0]][0])
+        if "vocab_size" not in cfg and "tokenizer.ggml.tokens" in reader.fields:
+            cfg["vocab_size"] = len(reader.fields["tokenizer.ggml.tokens"].data)
+        return cfg
+    except (KeyError, IndexError, ValueError, OSError):
+        return None
+
+
+def _check_gguf_tensors(path: Path) -> None:
+    """Every tensor of a GGUF file lies inside the file (a truncated download fails here, not in a reshape)."""
+    from logitrank.errors import ModelLoadError
     size = path.stat().st_size
     try:
-        reader = gguf.GGUFReader(path)
+        reader = _gguf_reader(Path(path))
+        if reader is None:  # pragma: no cover
+            return
         end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
     except (ValueError, IndexError, OSError) as exc:
         raise ModelLoadError(f"{path} is truncated or corrupt ({size} bytes; its tensors do not fit: "
