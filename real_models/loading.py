@@ -15,6 +15,7 @@ import copy
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -71,11 +72,32 @@ def packaged_model_path(alias: str) -> Path:
 
 # transformers is imported inside the functions that load: its auto classes are the slow
 # import of the package, and every real-model module imports this one.
+_HASH_SPAN = 1 << 20         # bytes hashed at each end of a GGUF file
+
+
+def gguf_content_key(gguf_path: Path) -> str:
+    """A cheap content key of a GGUF file: sha256 of its size, its first MiB and its last MiB.
+
+    The first MiB holds the header and the start of the metadata (architecture, tokenizer), the
+    last MiB the end of the tensor data, and the size catches truncation; copies of one file in
+    different places (every virtual environment installs its own) get one key, so they share one
+    dequantised cache. Hashing 2 MiB takes milliseconds where hashing the whole file would not.
+    """
+    size = gguf_path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(gguf_path, "rb") as fh:
+        h.update(fh.read(_HASH_SPAN))
+        if size > _HASH_SPAN:
+            fh.seek(max(_HASH_SPAN, size - _HASH_SPAN))
+            h.update(fh.read(_HASH_SPAN))
+    return h.hexdigest()
+
+
 def _gguf_cache_path(gguf_path: Path) -> Path:
+    """Where the dequantised weights of ``gguf_path`` are cached: keyed by its content (and transformers'
+    version, which writes them), not by where the file lies."""
     import transformers
-    st = gguf_path.stat()
-    key = hashlib.sha256(f"{gguf_path.resolve()}|{st.st_size}|{int(st.st_mtime)}|{transformers.__version__}"
-                         .encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{gguf_content_key(gguf_path)}|{transformers.__version__}".encode()).hexdigest()[:16]
     return cache_dir() / "gguf-dequantised" / f"{gguf_path.stem}-{key}"
 
 
@@ -114,6 +136,9 @@ def _load_gguf(gguf_path: Path, dtype: torch.dtype):
     return model.to(dtype), tok
 
 
+#: Hub ids: ``name`` (models without an owner, such as ``gpt2``, exist) or ``owner/name``.
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
 _GGUF_HEADER_BYTES = 24     # magic, version, tensor count, metadata count
 
 
@@ -149,9 +174,9 @@ def check_source(name_or_path, gguf_file: str | None = None) -> str:
         return "dir"
     if path.exists():
         raise ModelLoadError(f"{src} is a file but not a .gguf; pass a model directory or a .gguf file")
-    if "/" not in src or src.startswith((".", "/", "~")):
+    if src.startswith((".", "/", "~")) or not _HUB_ID.fullmatch(src):
         raise ModelLoadError(f"model {src!r} is neither an existing path nor a hub id "
-                             f"(owner/name); check the path, or use {SMOLLM2!r}")
+                             f"(name or owner/name); check the path, or use {SMOLLM2!r}")
     return "hub"
 
 

@@ -13,7 +13,8 @@ import torch
 
 from logitrank.errors import InvalidInputError
 
-__all__ = ["DTYPES", "default_device", "resolve_device", "resolve_dtype", "torch_threads"]
+__all__ = ["DTYPES", "default_device", "resolve_device", "resolve_dtype", "torch_threads", "available_memory",
+           "check_memory"]
 
 #: dtype names accepted everywhere a model is loaded.
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float64": torch.float64,
@@ -49,9 +50,47 @@ def resolve_device(device=None) -> torch.device:
                                     f"use --device cpu (or leave it out)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise InvalidInputError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-    elif dev.type not in ("cpu", "mps"):
+    elif dev.type == "mps":
+        if not (torch.backends.mps.is_built() and torch.backends.mps.is_available()):
+            raise InvalidInputError(f"device {device!r} requested but this torch has no MPS (Apple GPU) support "
+                                    f"here; use --device cpu (or leave it out)")
+    elif dev.type != "cpu":
         raise InvalidInputError(f"unsupported device {device!r}; use 'cpu' or 'cuda'")
     return dev
+
+
+def available_memory(device=None) -> int:
+    """Bytes a new allocation can take on ``device``: free CUDA memory, or the host's available RAM.
+
+    The host figure is ``MemAvailable`` of ``/proc/meminfo`` (what the kernel can hand out without
+    swapping), else free pages; a machine that reports neither gives a very large number.
+    """
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return int(torch.cuda.mem_get_info(dev)[0])
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 1 << 62
+
+
+def check_memory(nbytes: float, what: str, device=None, *, available: int | None = None) -> None:
+    """Refuse, before allocating, a request whose estimated size ``nbytes`` exceeds the memory available.
+
+    ``what`` says which request and how to shrink it (it ends the one-line message).
+    """
+    avail = available_memory(device) if available is None else int(available)
+    if nbytes > avail:
+        raise InvalidInputError(f"{what} needs about {nbytes / 2**30:.1f} GiB but {avail / 2**30:.1f} GiB is "
+                                f"available here")
 
 
 def resolve_dtype(dtype) -> torch.dtype:

@@ -468,7 +468,8 @@ def train_causal_lm(train_tokens, val_tokens, tokenizer, out_dir, *,
         ``training.probe_every`` steps; its values join the metrics records, ``metrics.json``
         and the checkpoint's ``training_state.json``. E.g.
         :class:`~logitrank.real_models.training_diagnostic.LogitRankProbe`.
-    progress : tqdm bar on stderr with the running train and last validation loss.
+    progress : a progress bar on stderr (:func:`logitrank.progress.progress`) with the running train and
+        last validation loss.
     stop_after_steps : stop as if killed once this step is reached (nothing more is
         written; a rerun resumes from the last saved resume state); returns ``None``. For
         tests of the resume path.
@@ -678,12 +679,12 @@ class _Trainer:
 
         Time spent on evaluation and saving is left out of :attr:`seconds` (training throughput).
         """
-        from tqdm.auto import tqdm
+        from logitrank.progress import progress as progress_bar
         tc = self.tc
         ckpt_steps = set(tc.checkpoints())
         self.model.train()
-        bar = tqdm(total=tc.steps, initial=self.step, file=sys.stderr, disable=not progress, desc="training",
-                   unit="step", dynamic_ncols=True)
+        bar = progress_bar(total=tc.steps, initial=self.step, file=sys.stderr, disable=not progress, desc="training",
+                           unit="step", dynamic_ncols=True)
         try:
             if self.step == 0 and not self.metrics:
                 self.record(val_ids, at_checkpoint=True)               # the untrained model, step 0

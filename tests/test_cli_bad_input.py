@@ -1,4 +1,4 @@
-"""Every bad input of issue 14 through the real entry point: one line, exit code 2, no traceback.
+"""Every bad input through the real entry point: one line, exit code 2, no traceback.
 
 Each case runs ``logitrank.cli.main`` (the console script) with the model loader replaced by
 one that fails the test if it is reached: everything must be rejected before a model loads.
@@ -219,3 +219,205 @@ def test_a_failed_run_does_not_block_its_out_dir(monkeypatch, capsys, model_dir,
     code, _, err = run_cli(monkeypatch, capsys, [*base, "--histories", "4", "--fit-range", "2", "4"], load=True)
     assert code == 0, err
     assert json.loads((tmp_path / "o" / "result.json").read_text())["inputs"]["histories"] == 4
+
+
+# --- checked before anything loads, allocates or is written --------------------------------------
+@pytest.fixture(scope="module")
+def bare_model_dir(tmp_path_factory):
+    """The tiny Llama saved without its tokenizer."""
+    from _tiny_llama import tiny_llama
+    path = tmp_path_factory.mktemp("cli-bare") / "bare"
+    tiny_llama(seed=3).model.save_pretrained(path)
+    return path
+
+
+def _text_file(tmp_path, name, data: bytes):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda d: _text_file(d, "empty.txt", b""), "is empty"),
+    (lambda d: _text_file(d, "blank.txt", b"  \n\n \t\n"), "is empty"),
+    (lambda d: _text_file(d, "data.txt", b"ab\x00\x01cd" * 100), "looks binary"),
+    (lambda d: _text_file(d, "latin1.txt", "Ça dépend, déjà vu.\n".encode("latin-1") * 50), "not valid UTF-8"),
+], ids=["empty", "whitespace", "binary", "latin-1"])
+@pytest.mark.parametrize("command", [["real", "spectrum"], ["real", "lingen"], ["weights", "removal"]],
+                         ids=lambda c: " ".join(c))
+def test_unreadable_text_is_refused_before_loading(monkeypatch, capsys, model_dir, tmp_path, make, needle, command):
+    code, _, err = run_cli(monkeypatch, capsys, [*command, "--model", model_dir, "--text", make(tmp_path),
+                                                 "--out", tmp_path / "o"])
+    assert_one_line_error(code, err, "--text", needle)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["real", "spectrum", "--k", "65"], "--k 65 exceeds the vocabulary of"),
+    (["real", "lingen", "--k", "100000"], "--k 100000 exceeds the vocabulary"),
+    (["real", "spectrum", "--history-length", "100000"], "exceeds the context window"),
+    (["real", "spectrum", "--history-length", "60", "--future-length", "4"], "= 65 tokens per query exceeds"),
+    (["real", "lingen", "--history-length", "40", "--steps", "30"], "--steps 30"),
+    (["weights", "removal", "--length", "65"], "--length 65 = 65 tokens per query exceeds"),
+    (["real", "spectrum", "--twin", "-1"], "--twin -1: the twin's seed must be >= 0"),
+    (["real", "spectrum", "--histories", "2"], "has 2 singular value(s); the power-law fit needs at least 3: "
+                                               "raise --histories"),
+    (["real", "spectrum", "--histories", "8", "--futures", "2", "--k", "3", "--fit-range", "2", "500"],
+     "reaches index 500 but there are only 6 singular values"),
+    (["real", "spectrum", "--histories", "100000"], "needs about 149.5 GiB"),
+    (["real", "spectrum", "--device", "cpu", "--out", "/proc/logitrank-out"], "cannot write there"),
+], ids=lambda v: v if isinstance(v, str) else " ".join(v))
+def test_sizes_checked_against_the_model_and_the_machine(monkeypatch, capsys, model_dir, tmp_path, args, needle):
+    from logitrank.real_models import runtime
+    monkeypatch.setattr(runtime, "available_memory", lambda device=None: 64 * 2**30)    # any machine alike
+    code, _, err = run_cli(monkeypatch, capsys, [*args, "--model", model_dir])
+    assert_one_line_error(code, err, needle)
+
+
+def test_out_below_a_file_is_refused_and_nothing_written(monkeypatch, capsys, model_dir, tmp_path):
+    f = tmp_path / "file.txt"
+    f.write_text("mine")
+    code, _, err = run_cli(monkeypatch, capsys, ["reps", "identity", "--model", model_dir, "--out", f / "o"])
+    assert_one_line_error(code, err, "cannot write there")
+    assert f.read_text() == "mine"
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is available here")
+def test_device_mps_without_mps(monkeypatch, capsys, model_dir, tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, ["real", "spectrum", "--model", model_dir, "--device", "mps",
+                                                 "--out", tmp_path / "o"])
+    assert_one_line_error(code, err, "no MPS", "--device cpu")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--offset", "600"], "--offset 600 + the histories length 20 exceed a text segment (512 tokens"),
+    (["--stride", "1000"], "--stride 1000 is larger than a text segment leaves room for"),
+    (["--stride", "5"], "stride 5 < window length 20"),
+], ids=["offset", "stride-large", "stride-small"])
+def test_windows_checked_against_text_segments_before_loading(monkeypatch, capsys, model_dir, tmp_path, extra, needle):
+    code, _, err = run_cli(monkeypatch, capsys, ["real", "spectrum", "--model", model_dir, "--text",
+                                                 "tests/data/corpus", *extra])
+    assert_one_line_error(code, err, needle)
+    assert "segment_tokens" not in err
+
+
+def test_memory_estimate_counts_gram_and_kv_bank(monkeypatch):
+    """Gram (float64, |H|², twice) plus every history's K and V: |H|·(len + 1)·layers·2·kv_heads·head_dim·4 bytes."""
+    from logitrank.commands._options import check_logit_matrix_memory
+    from logitrank.errors import InvalidInputError
+    from logitrank.real_models import runtime
+    cfg = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": 2}
+    need = 2 * 8 * 1000 ** 2 + 1000 * 10 * 2 * 2 * 2 * 8 * 4
+    kw = dict(histories=1000, history_length=9, columns=50, dtype="float32", device="cpu", gram=True)
+    monkeypatch.setattr(runtime, "available_memory", lambda device=None: need)
+    check_logit_matrix_memory(cfg, **kw)
+    monkeypatch.setattr(runtime, "available_memory", lambda device=None: need - 1)
+    with pytest.raises(InvalidInputError, match="KV cache"):
+        check_logit_matrix_memory(cfg, **kw)
+    monkeypatch.setattr(runtime, "available_memory", lambda device=None: 8 * 1000 * 50)   # matrix, no config
+    check_logit_matrix_memory(None, **{**kw, "gram": False})
+
+
+def test_model_directory_without_tokenizer(monkeypatch, capsys, bare_model_dir, tmp_path):
+    for command in (["real", "lingen"], ["real", "spectrum", "--text", "tests/data/corpus"], ["reps", "identity"]):
+        code, _, err = run_cli(monkeypatch, capsys, [*command, "--model", bare_model_dir, "--out", tmp_path / "o"])
+        assert_one_line_error(code, err, "has no tokenizer", "tokenizer.save_pretrained")
+        assert not (tmp_path / "o").exists()
+
+
+def test_hub_id_without_owner_is_a_hub_id_looked_up_in_the_local_cache(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    code, _, err = run_cli(monkeypatch, capsys, ["real", "spectrum", "--model", "gpt2"])
+    assert_one_line_error(code, err, "hub id 'gpt2' is not in the local Hugging Face cache")
+    assert "owner/name" not in err
+    code, _, err = run_cli(monkeypatch, capsys, ["real", "spectrum", "--model", "not a model!"])
+    assert_one_line_error(code, err, "neither an existing path nor a hub id (name or owner/name)")
+
+
+def test_checkpoint_names_without_a_step(monkeypatch, capsys, model_dir, tmp_path):
+    import shutil
+    for name in ("run", "run_final"):
+        shutil.copytree(model_dir, tmp_path / name)
+    code, _, err = run_cli(monkeypatch, capsys, ["checkpoints", tmp_path / "run", tmp_path / "run_final",
+                                                 "--out", tmp_path / "o"])
+    assert_one_line_error(code, err, "cannot tell the training step of", "step-N")
+    assert not (tmp_path / "o").exists()
+
+
+def test_distributed_without_arguments_exits_2(capsys):
+    from logitrank.real_models import distributed
+    with pytest.raises(SystemExit) as info:
+        distributed.main([])
+    assert_one_line_error(info.value.code, capsys.readouterr().err, "expected SPEC.json and OUT_DIR", "usage:")
+
+
+@pytest.mark.parametrize("patch, needle", [
+    ({"kk": 5}, "unknown spec key(s) 'kk'"),
+    ({"futures": {"source": "samples", "n": 2, "length": 3, "lenght": 4}}, "futures: unknown key(s) 'lenght'"),
+    ({"model": None}, "has no \"model\""),
+    ({"k": 3, "fit_range": [2, 500]}, "reaches index 500 but L(H, F) has 1 singular values"),
+])
+def test_torchrun_spec_silent_substitutions_are_errors(capsys, model_dir, tmp_path, patch, needle):
+    from logitrank.real_models import distributed
+    spec = {"model": str(model_dir), "histories": [[3, 4]], "futures": [[3, 4]], **patch}
+    spec = {k: v for k, v in spec.items() if v is not None}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    with pytest.raises(SystemExit) as info:
+        distributed.main([str(tmp_path / "spec.json"), str(tmp_path / "out")])
+    assert_one_line_error(info.value.code, capsys.readouterr().err, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_load_refuses_a_model_object_and_train_mode_becomes_eval():
+    import numpy as np
+    from _tiny_llama import tiny_llama
+
+    from logitrank.errors import InvalidInputError
+    from logitrank.real_models.adapter import HFCausalLM
+    lm = tiny_llama(seed=1, attention_dropout=0.5)
+    with pytest.raises(InvalidInputError, match="takes a name or a path, got a LlamaForCausalLM"):
+        HFCausalLM.load(lm.model)
+    lm.model.train()
+    wrapped = HFCausalLM(lm.model, None, prefix_tokens=[0])
+    assert not wrapped.model.training
+    a, b = (wrapped.next_token_logits([[1, 2, 3, 4]]) for _ in range(2))
+    assert np.array_equal(a, b)
+
+
+def test_without_a_config_on_disk_the_loaded_model_is_checked_before_any_work(monkeypatch, capsys, model_dir,
+                                                                               tmp_path):
+    """A GGUF not yet dequantised has no config.json to read: the same check runs right after loading."""
+    from logitrank.commands import _options
+    from logitrank.real_models import engine
+    monkeypatch.setattr(_options, "model_config", lambda model: None)
+    monkeypatch.setattr(engine.LogitMatrixEngine, "gram", lambda *a, **k: pytest.fail("work started"))
+    for args, needle in ((["--history-length", "70"], "exceeds the context window"),
+                         (["--k", "65"], "--k 65 exceeds the vocabulary")):
+        code, _, err = run_cli(monkeypatch, capsys, ["real", "spectrum", "--model", model_dir, "--device", "cpu",
+                                                     *args, "--out", tmp_path / args[0]], load=True)
+        assert_one_line_error(code, err, needle)
+        assert sorted(p.name for p in (tmp_path / args[0]).iterdir()) == ["inputs.json"]
+
+
+def test_checkpoints_out_that_cannot_be_written(monkeypatch, capsys, model_dir, tmp_path):
+    import shutil
+    for name in ("step-1", "step-2"):
+        shutil.copytree(model_dir, tmp_path / name)
+    code, _, err = run_cli(monkeypatch, capsys, ["checkpoints", tmp_path / "step-1", tmp_path / "step-2", "--text",
+                                                 "tests/data/corpus", "--n-histories", "4", "--n-futures", "2",
+                                                 "--k", "3", "--out", "/proc/logitrank-out"])
+    assert_one_line_error(code, err, "cannot write there")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--k", "50000"], "--k 50000 exceeds the vocabulary of smollm2 (49152 tokens)"),
+    (["--history-length", "8190"], "= 8195 tokens per query exceeds the context window of smollm2 (8192 tokens)"),
+    (["--text", "tests/data/corpus", "--stride", "600"], "--stride 600 is larger than a text segment"),
+], ids=["k", "context", "stride"])
+def test_embedded_model_checked_before_loading_smollm2(monkeypatch, capsys, tmp_path, args, needle):
+    """Before its first load (no dequantised copy cached), SmolLM2's sizes come from its GGUF metadata."""
+    monkeypatch.setenv("LOGITRANK_CACHE", str(tmp_path / "empty-cache"))
+    code, _, err = run_cli(monkeypatch, capsys, ["real", "spectrum", *args])
+    assert_one_line_error(code, err, needle)
+    assert "loading smollm2" not in err

@@ -257,3 +257,82 @@ def test_config_from_dict_restores_tuples():
     assert config_record(C()) == {"a": (1, 2), "b": (None, 3), "c": [], "d": 0.5}
     with pytest.raises(InvalidInputError):
         config_record(C)
+
+
+# --- the report: a partial run never rewrites it with less than it had -------------------------
+def _report_provider(monkeypatch, calls, value=1):
+    """Three experiments; b has two claims in two lenses, one with a companion figure, c's has none."""
+    def compute(name):
+        def run(cfg, out):
+            calls.append(name)
+            return _Res(value)
+        return run
+
+    def claims(rdir):
+        name, x = rdir.parent.name, _Res.load(rdir).x
+        rows = [jobs.Claim("logits", f"claim {name} | with a bar", "p", f"x = {x}", "s", "yes",
+                           figure=None if name == "c" else name)]
+        if name == "b":
+            rows.append(jobs.Claim("weights", "claim b2", "p", f"x = {x}", "s", "partly", figure="b_part"))
+        return rows
+
+    _fake_figures(monkeypatch, "_fake_report", claims)
+    exps = [jobs.Experiment(n, "logits", f"title {n} |H|", i, {"quick": _Cfg(), "full": _Cfg()}, compute(n), _Res,
+                            "_fake_report") for i, n in enumerate(("a", "b", "c"))]
+    monkeypatch.setattr(jobs, "all_jobs", lambda: exps)
+
+
+def test_figures_only_keeps_every_other_experiments_rows(tmp_path, monkeypatch):
+    """A full run, then `--only c` with no cached results (a fresh clone): a's and b's rows and index cards
+    stay, only c's change; a full run afterwards writes exactly what a full run writes."""
+    calls = []
+    _report_provider(monkeypatch, calls)
+    kw = dict(figures_dir=tmp_path / "fig", results_md=tmp_path / "R.md", log=lambda s: None)
+    jobs.run_jobs(results_root=tmp_path / "res", **kw)
+    full = (tmp_path / "R.md").read_text()
+    full_index = (tmp_path / "fig" / "index.html").read_text()
+    assert full.count("| claim ") == 4 + 2 and "title a \\|H\\|" in full                 # 4 rows, 2 lens headers
+    _report_provider(monkeypatch, calls, value=7)                      # c's number changes …
+    claims = jobs.run_jobs(results_root=tmp_path / "fresh", only=["c"], **kw)
+    partial = (tmp_path / "R.md").read_text()
+    assert [c.claim for c in claims] == ["claim a | with a bar", "claim b | with a bar", "claim b2",
+                                         "claim c | with a bar"]
+    changed = sorted(set(partial.splitlines()) ^ set(full.splitlines()))
+    # … so only c's claim row, c's run row and the note on the kept rows differ.
+    assert [ln for ln in changed if "| c |" not in ln and "claim c" not in ln] == [
+        "Rows of a, b are kept from the previous report: their results were not cached where this one was written."]
+    assert "x = 7 | s | **yes** | c |" in partial and "x = 1 | s | **yes** | [a](fig/a.png) |" in partial
+    assert (tmp_path / "fig" / "index.html").read_text() == full_index
+    _report_provider(monkeypatch, calls)
+    jobs.run_jobs(results_root=tmp_path / "res", **kw)
+    assert (tmp_path / "R.md").read_text() == full
+
+
+def test_a_report_without_results_says_which_are_missing(tmp_path, monkeypatch):
+    _report_provider(monkeypatch, [])
+    lines = []
+    jobs.run_jobs(results_root=tmp_path / "res", figures_dir=tmp_path / "fig", results_md=tmp_path / "R.md",
+                  only=["b"], log=lines.append)
+    text = (tmp_path / "R.md").read_text()
+    assert "Not in this report (no results yet): a, c;" in text
+    assert "not in the report (no results yet): a, c" in lines
+    assert "claim a" not in text and "claim b2" in text
+
+
+def test_the_committed_report_reads_back_row_for_row(tmp_path):
+    """docs/RESULTS.md parsed into records and rendered again gives the same claim rows, in order."""
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
+    names = [j.name for j in jobs.all_jobs()]
+    runs = jobs.read_report(path, names)
+    rows = [ln for ln in path.read_text().splitlines() if ln.startswith("| ") and "](" in ln]
+    assert sum(len(r.claims) for r in runs.values()) == len(rows) > 50
+    assert set(runs) <= set(names) and len(runs) >= 10
+    titles = {j.name: j.title for j in jobs.all_jobs()}
+    assert sum(r.title == titles[n] for n, r in runs.items()) >= len(runs) - 2         # bars in titles included
+    assert "|H|" in runs["real_lingen"].title and runs["real_lingen"].title == titles["real_lingen"]
+    out = tmp_path / "R.md"
+    jobs.write_results_md(out, [runs[n] for n in names if n in runs], "quick", tmp_path / "figures")
+    again = [ln for ln in out.read_text().splitlines() if ln.startswith("| ") and "](" in ln]
+    assert again == rows
+    assert jobs.read_report(out, names) == runs

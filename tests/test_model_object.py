@@ -116,7 +116,7 @@ def _never_load(*a, **k):
 
 
 @pytest.mark.parametrize("case", ["missing", "no_config", "truncated_gguf", "not_gguf", "dtype", "cuda",
-                                  "device_name", "not_hub_id"])
+                                  "device_name", "not_hub_id", "model_object"])
 def test_bad_inputs_fail_before_loading(case, tmp_path, monkeypatch):
     monkeypatch.setattr(loading, "load_weights", _never_load)
     import logitrank.real_models.adapter as adapter
@@ -141,8 +141,10 @@ def test_bad_inputs_fail_before_loading(case, tmp_path, monkeypatch):
         src, err, kw = "smollm2", InvalidInputError, {"device": "cuda"}
     elif case == "device_name":
         src, err, kw = "smollm2", InvalidInputError, {"device": "tpu9"}
+    elif case == "model_object":
+        src, err = torch.nn.Linear(2, 2), InvalidInputError
     else:
-        src, err = "just-a-name", ModelLoadError
+        src, err = "just a name", ModelLoadError          # spaces: no hub id ("gpt2" is one)
     with pytest.raises(err) as info:
         HFCausalLM.load(src, **kw)
     assert isinstance(info.value, LogitRankError) and "\n" not in str(info.value)
@@ -178,3 +180,30 @@ def test_smollm2_by_alias_and_minilm_encoder():
                  lambda: enc.final_hidden_states(["hi"]), lambda: enc.sample_tokens(1, 3, seed=0)):
         with pytest.raises(InvalidInputError, match="encoder"):
             call()
+
+
+def test_dequantised_gguf_cache_is_keyed_by_content_not_path(tmp_path, monkeypatch):
+    """Two copies of one file share a cache entry; a change in the header, the last MiB or the size does not.
+    (The middle is not hashed: the key reads 2 MiB, not the whole file.)"""
+    import hashlib
+    monkeypatch.setenv("LOGITRANK_CACHE", str(tmp_path / "cache"))
+    data = bytearray(np.random.default_rng(0).integers(0, 256, 3 * 2**20 + 17, dtype=np.uint8).tobytes())
+    a, b = tmp_path / "venv1" / "m.gguf", tmp_path / "venv2" / "m.gguf"
+    for p in (a, b):
+        p.parent.mkdir()
+        p.write_bytes(data)
+    expected = hashlib.sha256(str(len(data)).encode() + bytes(data[:2**20]) + bytes(data[-2**20:])).hexdigest()
+    assert loading.gguf_content_key(a) == loading.gguf_content_key(b) == expected
+    assert loading._gguf_cache_path(a) == loading._gguf_cache_path(b)
+    assert loading._gguf_cache_path(a).parent == tmp_path / "cache" / "gguf-dequantised"
+
+    def key_after(edit):
+        changed = bytearray(data)
+        edit(changed)
+        p = tmp_path / "edited.gguf"
+        p.write_bytes(changed)
+        return loading.gguf_content_key(p)
+    assert key_after(lambda d: d.__setitem__(10, d[10] ^ 1)) != expected              # header
+    assert key_after(lambda d: d.__setitem__(len(d) - 5, d[-5] ^ 1)) != expected      # tail
+    assert key_after(lambda d: d.extend(b"\0")) != expected                            # size
+    assert key_after(lambda d: d.__setitem__(len(d) // 2, d[len(d) // 2] ^ 1)) == expected   # the middle: not read

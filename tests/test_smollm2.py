@@ -46,6 +46,8 @@ def test_unknown_model_path_is_a_clear_error():
     from logitrank.errors import ModelLoadError
     from logitrank.real_models.adapter import HFCausalLM
     with pytest.raises(ModelLoadError, match="neither an existing path"):
-        HFCausalLM.load("no-such-model-dir")
+        HFCausalLM.load("./no-such-model-dir")
+    with pytest.raises(ModelLoadError, match="(?s)could not load model 'no-such-model'.*local Hugging Face cache"):
+        HFCausalLM.load("no-such-model")                    # a hub id without owner (like gpt2), not cached
     with pytest.raises(ModelLoadError, match="does not exist"):
         HFCausalLM.load("/nonexistent/model.gguf")

@@ -103,10 +103,13 @@ class PowerLawFit:
     def __init__(self, *, fit_range=(0.01, 0.5)):
         self.fit_range = fit_range
 
-    def _indices(self, n: int) -> tuple[int, int]:
+    def _indices(self, n: int, *, strict: bool = False) -> tuple[int, int]:
         lo, hi = self.fit_range
         lo = max(2, int(np.ceil(lo * n))) if 0 < lo <= 1 and isinstance(lo, float) else int(lo)
         hi = int(np.floor(hi * n)) if 0 < hi <= 1 and isinstance(hi, float) else int(hi)
+        if strict and hi > n:
+            raise InvalidInputError(f"fit range {self.fit_range} reaches index {hi} but there are only {n} "
+                                    f"singular values; use an upper index <= {n} or a fraction of n")
         hi = min(hi, n)
         if hi - lo + 1 < 3:
             raise InvalidInputError(
@@ -126,6 +129,15 @@ class PowerLawFit:
         sigma2 = float((w * resid ** 2).sum()) / max(len(x) - 2, 1)
         cov = sigma2 * np.linalg.inv(XtWX)
         return float(-beta[1]), float(beta[0]), float(np.sqrt(max(cov[1, 1], 0.0)))
+
+    def indices(self, n: int, *, strict: bool = False) -> tuple[int, int]:
+        """The 1-based indices ``(lo, hi)`` this fit uses on ``n`` singular values.
+
+        An index range reaching past ``n`` is clipped to ``n`` (``fit`` does so and reports the
+        range used in ``fit_range_``), or with ``strict`` refused; fewer than 3 values is an
+        :class:`~logitrank.errors.InvalidInputError` either way.
+        """
+        return self._indices(int(n), strict=strict)
 
     def fit(self, singular_values) -> "PowerLawFit":
         s = np.asarray(singular_values, dtype=np.float64).ravel()

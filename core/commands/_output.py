@@ -101,13 +101,21 @@ class OutDir:
         elif inputs.is_file():
             # A run that stopped before saving any work (an error, or Ctrl-C in a command without
             # checkpoints): nothing to resume or protect, so this run takes the directory over.
-            atomic_write_json(inputs, {"command": self.command, "inputs": self.inputs})
+            self._write_inputs(inputs)
         elif self.path.is_dir() and any(self.path.iterdir()):
             raise InvalidInputError(f"--out {self.path} is a non-empty directory without a logitrank run; "
                                     f"use a new directory")
         else:
-            atomic_write_json(inputs, {"command": self.command, "inputs": self.inputs})
+            self._write_inputs(inputs)
         return None
+
+    def _write_inputs(self, inputs: Path) -> None:
+        """``inputs.json``, the first file of a run: a directory that cannot be written is the user's input."""
+        try:
+            atomic_write_json(inputs, {"command": self.command, "inputs": self.inputs})
+        except OSError as exc:
+            raise InvalidInputError(f"--out {self.path}: cannot write there ({exc.strerror or exc}); give a "
+                                    f"directory you can write to") from None
 
     def finish(self, outputs: dict, *, tables: dict[str, tuple[Sequence[str], Sequence[Sequence]]] | None = None,
                figure: Callable | None = None, figure_name: str = "figure.png") -> dict:

@@ -42,6 +42,7 @@ from logitrank.commands._options import (
     check_dtype,
     check_text,
     check_threads,
+    check_windows,
 )
 from logitrank.commands._output import package_version
 from logitrank.errors import InvalidInputError
@@ -57,14 +58,18 @@ class _Checkpoint:
     revision: str | None
 
 
-def _step_of(label: str, path: Path | None, index: int) -> int:
+def _step_of(label: str, path: Path | None) -> int:
+    """The training step of a checkpoint: its ``training_state.json``, else a step its name states —
+    ``step-000012``, ``step1000-tokens4B`` (OLMo), ``step143000`` (Pythia), ``checkpoint-500`` (Trainer)
+    or a bare number. Any other name is refused: a step guessed from stray digits would misorder them."""
     if path is not None and (path / "training_state.json").is_file():
         return int(json.loads((path / "training_state.json").read_text())["step"])
-    named = re.search(r"step[-_]?(\d+)", label)          # step-000012, step1000-tokens4B (OLMo), step143000
+    named = re.search(r"(?:step|checkpoint)[-_]?(\d+)", label) or re.fullmatch(r"(\d+)", label)
     if named:
         return int(named.group(1))
-    digits = re.findall(r"\d+", label)
-    return int(digits[-1]) if digits else index
+    where = f"{path}" if path is not None else f"revision {label!r}"
+    raise InvalidInputError(f"cannot tell the training step of {where}: name it step-N (or checkpoint-N) or put a "
+                            f"training_state.json with its \"step\" in it")
 
 
 def resolve_series(dirs, model: str | None, revisions: str | None) -> list[_Checkpoint]:
@@ -76,7 +81,7 @@ def resolve_series(dirs, model: str | None, revisions: str | None) -> list[_Chec
         revs = [r.strip() for r in (revisions or "").split(",") if r.strip()]
         if len(revs) < 2:
             raise InvalidInputError("--model needs --revisions with at least two revisions, e.g. step0,step1000")
-        series = [_Checkpoint(r, _step_of(r, None, i), model, r) for i, r in enumerate(revs)]
+        series = [_Checkpoint(r, _step_of(r, None), model, r) for r in revs]
     else:
         if len(dirs) < 2:
             raise InvalidInputError("give at least two checkpoint directories (or --model with --revisions)")
@@ -85,7 +90,7 @@ def resolve_series(dirs, model: str | None, revisions: str | None) -> list[_Chec
                 raise InvalidInputError(f"checkpoint directory {d} does not exist; check the path")
             if not (d / "config.json").is_file():
                 raise InvalidInputError(f"{d} has no config.json: not a save_pretrained model directory")
-        series = [_Checkpoint(d.name, _step_of(d.name, d, i), str(d), None) for i, d in enumerate(dirs)]
+        series = [_Checkpoint(d.name, _step_of(d.name, d), str(d), None) for d in dirs]
     steps = [c.step for c in series]
     if len(set(steps)) != len(steps):
         raise InvalidInputError(f"checkpoints have repeated steps {steps}; name them so each step appears once")
@@ -169,6 +174,8 @@ def checkpoints(
     check_device(device)
     check_dtype(dtype)
     check_threads(threads)
+    check_windows(text, {"histories": (n_histories, history_length), "futures": (n_futures, future_length)},
+                  stride=None, offset=0)
     dev = resolve_device(device)
     series = resolve_series(dirs, model, revisions)
     tok = _tokenizers(series)
@@ -176,7 +183,11 @@ def checkpoints(
                                                 "futures": (n_futures, future_length)}, seed=seed)
     H, F = windows["histories"].tokens, windows["futures"].tokens
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"--out {out}: cannot write there ({exc.strerror or exc}); give a directory you "
+                                f"can write to") from None
     (out / "result.json").unlink(missing_ok=True)          # a killed run leaves no completion marker
     settings = {"config": dataclasses.asdict(config), "text": text, "dtype": dtype}
     points, svals, d_models = [], {}, set()

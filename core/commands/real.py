@@ -31,10 +31,14 @@ from logitrank.commands._options import (
     Text,
     Threads,
     Twin,
+    check_against_model,
     check_fit_range,
+    check_loaded_model,
+    check_logit_matrix_memory,
     check_model_options,
     check_positive,
     check_rule,
+    check_windows,
 )
 from logitrank.commands._output import ChunkProgress, interruptible, progress_note, run_cached
 from logitrank.errors import InvalidInputError
@@ -48,16 +52,24 @@ Rule = Annotated[str, typer.Option("--rule", help="Column rule: full | topk_aver
 K = Annotated[int, typer.Option("--k", help="Columns per future (ignored by --rule full).")]
 
 
-def _check_fit(lo: float, hi: float, n: int) -> None:
-    """The fit range leaves >= 3 of the n singular values (checked on a stand-in spectrum, before loading)."""
-    import numpy as np
+def _check_fit(lo: float, hi: float, *, histories: int, futures: int, k: int, rule: str) -> None:
+    """L(H, F) has >= 3 singular values and the fit range lies inside them and keeps >= 3 (before loading).
 
+    A range reaching past the spectrum is refused rather than clipped, and a matrix too small for
+    any fit blames the sizes, not the range.
+    """
     from logitrank.theory.spectrum import PowerLawFit
     check_fit_range(lo, hi)
+    n = histories if rule == "full" else min(histories, futures * k)
+    sizes = f"--histories {histories}" + ("" if rule == "full" else f", --futures {futures} x --k {k}")
+    if n < 3:
+        raise InvalidInputError(f"L(H, F) of {sizes} has {n} singular value(s); the power-law fit needs at least "
+                                f"3: raise --histories" + ("" if rule == "full" or histories < 3 else
+                                                          " or --futures/--k"))
     try:
-        PowerLawFit(fit_range=_fit_range(lo, hi)).fit(np.geomspace(1.0, 1e-3, n))
+        PowerLawFit(fit_range=_fit_range(lo, hi)).indices(n, strict=True)
     except InvalidInputError as exc:
-        raise InvalidInputError(f"--fit-range: {exc}") from None
+        raise InvalidInputError(f"--fit-range {lo:g} {hi:g}: {exc} (L(H, F) of {sizes})") from None
 
 
 def _fit_range(lo: float, hi: float):
@@ -109,12 +121,16 @@ def spectrum(
                    future_length=future_length, k=k, future_chunk=future_chunk)
     if future_chunk is None:        # about 8 chunks, so the bar moves and a kill loses little
         future_chunk = min(16, max(1, -(-futures // 8)))
-    if stride is not None and stride < 1:
-        raise InvalidInputError(f"--stride must be >= 1, got {stride}")
-    _check_fit(*fit_range, min(histories, futures * k) if rule != "full" else histories)
+    _check_fit(*fit_range, histories=histories, futures=futures, k=k, rule=rule)
     if save_matrix and out is None:
         raise InvalidInputError("--save-matrix needs --out DIR to write the chunks into")
     check_model_options(model, device, dtype, threads=threads, text=text)
+    check_windows(text, {"histories": (histories, history_length), "futures": (futures, future_length)},
+                  stride=stride, offset=offset)
+    cfg = check_against_model(model, tokens_per_query={"--history-length": history_length,
+                                                       "--future-length": future_length}, k=k, rule=rule)
+    need = check_logit_matrix_memory(cfg, histories=histories, history_length=history_length,
+                                     columns=futures * k, dtype=dtype, device=device, gram=True)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   nonsense=nonsense, histories=histories, futures=futures, history_length=history_length,
                   future_length=future_length, k=k, rule=rule, fit_range=list(fit_range),
@@ -124,7 +140,12 @@ def spectrum(
 
         from logitrank.real_models.distributed import spectrum_outputs
         from logitrank.real_models.engine import LogitMatrixEngine
+        if need >= 2**30:
+            progress_note(f"L(H, F) of {histories} histories: about {need / 2**30:.1f} GiB (Gram"
+                          f"{' and KV cache' if cfg is not None else ''})")
         with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
+            check_loaded_model(lm, model, tokens_per_query={"--history-length": history_length,
+                                                            "--future-length": future_length}, k=k, rule=rule)
             seqs, sources = text_splits(lm, text, {"histories": (histories, history_length),
                                                    "futures": (futures, future_length)},
                                         seed=seed, stride=stride, offset=offset,
@@ -198,20 +219,28 @@ def lingen(
         raise InvalidInputError("--target is empty; give a prompt text, or leave --target out to take one "
                                 "from --text (or a model sample)")
     check_model_options(model, device, dtype, threads=threads, text=text)
+    request = {"histories": (histories, history_length), "futures": (futures, future_length)}
+    if target is None:
+        request["targets"] = (1, history_length)
+    check_windows(text, request, stride=stride, offset=offset)
+    # A generated token extends every history (and the target) before each future is appended.
+    cfg = check_against_model(model, tokens_per_query={"--history-length": history_length, "--steps": steps,
+                                                       "--future-length": future_length}, k=k, rule=rule)
+    check_logit_matrix_memory(cfg, histories=histories, history_length=history_length + steps,
+                              columns=(futures + 1) * k, dtype=dtype, device=device, gram=False)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   nonsense=nonsense, target=target, histories=histories, futures=futures,
                   history_length=history_length, future_length=future_length, steps=steps, samples=samples,
                   k=k, rule=rule, threads=threads)
     def compute(od):
         import numpy as np
-        from tqdm.auto import tqdm
 
+        from logitrank.progress import progress
         from logitrank.real_models.engine import LogitMatrixEngine
         from logitrank.theory.lingen import lingen_evaluate
         with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
-            request = {"histories": (histories, history_length), "futures": (futures, future_length)}
-            if target is None:
-                request["targets"] = (1, history_length)
+            check_loaded_model(lm, model, tokens_per_query={"--history-length": history_length, "--steps": steps,
+                                                            "--future-length": future_length}, k=k, rule=rule)
             seqs, sources = text_splits(lm, text, request, seed=seed, stride=stride, offset=offset,
                                         shuffled=("histories", "futures") if nonsense else ())
             tgt = lm.encode(target) if target is not None else seqs["targets"][0]
@@ -224,7 +253,7 @@ def lingen(
 
             progress_note(f"LINGEN: fit on {histories} x {futures} futures, then {samples} x {steps} generated "
                           f"tokens per method …")
-            with tqdm(total=None, desc="LINGEN generation", unit="step", leave=False) as bar:
+            with progress(total=None, desc="LINGEN generation", unit="step", leave=False) as bar:
                 def on_step(done, total):
                     bar.total = total
                     bar.update(done - bar.n)

@@ -29,8 +29,10 @@ from logitrank.commands._options import (
     Text,
     Threads,
     Twin,
+    check_against_model,
     check_model_options,
     check_positive,
+    check_windows,
 )
 from logitrank.commands._output import run_cached
 from logitrank.errors import InvalidInputError
@@ -78,13 +80,13 @@ def analyze(
     out: Out = None,
 ) -> None:
     """Per-type MP consistency, outliers below|above the band, KS, spacing ratio and α of every weight matrix."""
-    check_model_options(model, device, dtype, threads=threads)
+    check_model_options(model, device, dtype, threads=threads, tokenizer=False)
     inputs = dict(model=model, twin=twin, dtype=dtype, vectors=vectors, include_embeddings=include_embeddings,
                   threads=threads)
     def compute(od):
         import numpy as np
-        from tqdm import tqdm
 
+        from logitrank.progress import progress
         from logitrank.real_models.weights import analyze_weight_matrices
         with loaded_model(model, dtype=dtype, device="cpu", twin=twin, threads=threads) as (lm, used):
             mats = lm.weight_matrices(include_embeddings=include_embeddings)
@@ -93,7 +95,7 @@ def analyze(
                 groups.setdefault(wm.matrix_type, []).append(wm)
             rows, svd_s, diag_s, dev = [], 0.0, 0.0, "cpu"
             # One call per matrix type (the diagnostics are per matrix), so the bar moves.
-            for group in tqdm(groups.values(), desc="weights: decompose + diagnose", unit="type", leave=False):
+            for group in progress(groups.values(), desc="weights: decompose + diagnose", unit="type", leave=False):
                 res = analyze_weight_matrices(group, vectors=vectors, device=device)
                 rows += list(res.rows)
                 svd_s += res.svd_seconds
@@ -159,13 +161,15 @@ def removal(
     if unknown:
         raise InvalidInputError(f"unknown --type {', '.join(map(repr, unknown))}; choose from {', '.join(MATRIX_TYPES)}")
     check_model_options(model, device, dtype, threads=threads, text=text)
+    check_windows(text, {"held_out": (sequences, length)}, stride=stride, offset=offset)
+    check_against_model(model, tokens_per_query={"--length": length}, prefix_tokens=0)
     inputs = dict(model=model, twin=twin, dtype=dtype, seed=seed, text=text, stride=stride, offset=offset,
                   types=types, sequences=sequences, length=length, threads=threads)
     def compute(od):
         import numpy as np
         import torch
-        from tqdm import tqdm
 
+        from logitrank.progress import progress
         from logitrank.real_models.removal import decile_removal
         with loaded_model(model, dtype=dtype, device=device, twin=twin, threads=threads) as (lm, used):
             if text is None:
@@ -177,7 +181,7 @@ def removal(
                 toks = torch.as_tensor(np.stack(seqs["held_out"]))
             mats = lm.weight_matrices()
             n_types = len(types) if types else len({wm.matrix_type for wm in mats})
-            bar = tqdm(total=n_types * 10, desc="weights removal", unit="eval", leave=False)
+            bar = progress(total=n_types * 10, desc="weights removal", unit="eval", leave=False)
             res = decile_removal(lm, mats, toks.to(lm.device), types=types, progress=lambda *a: bar.update(1))
             bar.close()
         outputs = {"base_perplexity": float(res.base_perplexity), "n_tokens": int(res.n_tokens),

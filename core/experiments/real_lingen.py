@@ -178,14 +178,13 @@ class _Fitted:
 
 def _evaluate(lm, H, targets, fl, fn, config: RealLingenConfig, n_samples: int, seed_base: int) -> dict:
     """Per-step KL per method, ``(n_targets · n_samples, n_steps)``, generating through one LinGenDecoder."""
-    from tqdm.auto import tqdm
-
+    from logitrank.progress import progress
     from logitrank.real_models.lingen_decoder import LinGenDecoder
     from logitrank.theory.lingen import lingen_score
     dec = LinGenDecoder(lm, H, history_batch=config.history_batch)
     per: dict = {m: [] for m in METHODS}
     units = len(targets) * n_samples * len(METHODS) * config.n_steps
-    bar = tqdm(total=units, desc=f"LINGEN generation |H|={len(H)}", unit="step", leave=False)
+    bar = progress(total=units, desc=f"LINGEN generation |H|={len(H)}", unit="step", leave=False)
     try:
         for t, target in enumerate(targets):
             for s in range(n_samples):
