@@ -2,18 +2,16 @@
 
 :func:`extract_weight_matrices` finds every weight matrix of a torch model and labels it
 with a *type* in the words of Staats, Thamm & Rosenow (2024), Sec. 3 — ``query``, ``key``,
-``value``, ``attention_output``, ``gate``, ``up``, ``down`` — and its block (layer) index:
+``value``, ``attention_output``, ``gate``, ``up``, ``down`` — and its block (layer) index.
+Which parameter plays which role in each decoder family (Llama, BERT, GPT-2, GPT-NeoX,
+Falcon, Phi-3, MPT, mixtures of experts, Mamba, RWKV, hybrids …), and how fused parameters
+(GPT-2 ``c_attn``, NeoX ``query_key_value``, Phi-3 ``qkv_proj`` / ``gate_up_proj``, 3-D
+experts …) split into those roles, is the table of :mod:`logitrank.real_models._weight_types`;
+its :data:`MATRIX_TYPES` add latent-attention, router, state-space and RWKV types, and a
+fused type (``qkv``, ``gate_up``) where a fused layout is not known exactly.
 
-- Llama family (Llama, Mistral, Qwen, SmolLM2 …): ``q/k/v/o_proj``, ``gate/up/down_proj``.
-- BERT family: ``attention.self.query/key/value``, ``attention.output.dense``
-  (→ ``attention_output``), ``intermediate.dense`` (→ ``up``), block ``output.dense``
-  (→ ``down``), ``pooler.dense`` (→ ``pooler``).
-- GPT-2 style (``transformers`` ``Conv1D``, stored in×out): fused ``c_attn`` is split into
-  Q, K, V; ``attn.c_proj`` → ``attention_output``, ``mlp.c_fc`` → ``up``, ``mlp.c_proj`` → ``down``.
-- GPT-NeoX/Pythia: fused ``query_key_value`` (interleaved per head) is split into Q, K, V;
-  ``attention.dense`` → ``attention_output``, ``dense_h_to_4h`` → ``up``, ``dense_4h_to_h`` → ``down``.
 - Token/position embeddings and LM heads → ``embedding`` (left out unless asked for).
-- Anything else with a 2-D weight → ``other``, with a warning naming it (never skipped).
+- Anything else with a matrix-shaped weight → ``other``, with a warning naming it (never skipped).
 
 All matrices are returned as ``(out_features, in_features)``, so right singular vectors
 live in the input space (where activation covariances are measured).
@@ -41,6 +39,7 @@ import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError
+from logitrank.real_models._weight_types import MATRIX_TYPES, matrix_pieces, weight_type_map
 from logitrank.theory.rmt import (EigenvaluePowerLawFit, MarchenkoPasturFit, SingularVectorStatistics,
                                   singular_vector_statistics)
 
@@ -53,12 +52,10 @@ __all__ = [
     "analyze_weight_matrices",
     "extract_weight_matrices",
     "matrix_diagnostics",
+    "weight_type_map",
     "write_details_csv",
 ]
 
-#: Matrix types in report order.
-MATRIX_TYPES = ("query", "key", "value", "attention_output", "gate", "up", "down",
-                "pooler", "embedding", "other")
 
 
 class UnknownMatrixTypeWarning(UserWarning):
@@ -84,37 +81,12 @@ class WeightMatrix:
         return tuple(self.weight.shape)
 
 
-_LLAMA = {"q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
-          "gate_proj": "gate", "up_proj": "up", "down_proj": "down",
-          # common aliases of the same roles
-          "w1": "gate", "w3": "up", "w2": "down", "wq": "query", "wk": "key", "wv": "value", "wo": "attention_output"}
-_BERT = [(r"attention\.self\.query$", "query"), (r"attention\.self\.key$", "key"),
-         (r"attention\.self\.value$", "value"), (r"attention\.output\.dense$", "attention_output"),
-         (r"intermediate\.dense$", "up"), (r"(?<!attention\.)output\.dense$", "down"),
-         (r"pooler\.dense$", "pooler")]
-_GPT2 = [(r"attn\.c_proj$", "attention_output"), (r"mlp\.c_fc$", "up"), (r"mlp\.c_proj$", "down")]
-_NEOX = [(r"attention\.dense$", "attention_output"), (r"mlp\.dense_h_to_4h$", "up"),
-         (r"mlp\.dense_4h_to_h$", "down")]
-_EMBED = re.compile(r"(embed_tokens|word_embeddings|position_embeddings|token_type_embeddings|"
-                    r"\bwte\b|\bwpe\b|embed_in|embed_out|lm_head|embeddings?)$")
 _LAYER = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)\.")
 
 
 def _layer_index(name: str) -> int:
     m = _LAYER.search(name + ".")
     return int(m.group(1)) if m else -1
-
-
-def _classify(module_name: str) -> str | None:
-    last = module_name.rsplit(".", 1)[-1]
-    if last in _LLAMA:
-        return _LLAMA[last]
-    for pattern, kind in _BERT + _GPT2 + _NEOX:
-        if re.search(pattern, module_name):
-            return kind
-    if _EMBED.search(module_name):
-        return "embedding"
-    return None
 
 
 def _all_finite(weight: torch.Tensor) -> bool:
@@ -144,55 +116,25 @@ def check_matrix(weight, name: str = "matrix") -> torch.Tensor:
 def extract_weight_matrices(model: torch.nn.Module, *, include_embeddings: bool = False) -> list[WeightMatrix]:
     """Every weight matrix of ``model`` with its type and block index (see module docstring).
 
-    1-D parameters (biases, norm scales) are not matrices and are not returned. Weights
-    of more than two dimensions are reshaped to ``(out, -1)`` and returned as ``other``
-    with a warning. Tied parameters appear once.
+    Parameters with fewer than two dimensions larger than 1 (biases, norm scales, mixing
+    vectors) are not matrices and are not returned. Fused parameters come back split (one
+    matrix per part, named ``param[query]``, ``param[expert 3 gate]`` …, each a view of the
+    parameter where the layout allows); kernels of more than two dimensions are reshaped to
+    ``(out, -1)``. Tied parameters appear once. Together the matrices (with embeddings) cover
+    every element of every matrix-shaped parameter exactly once.
     """
     if not isinstance(model, torch.nn.Module):
         raise InvalidInputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    config = getattr(model, "config", None)
     out: list[WeightMatrix] = []
     unknown: list[str] = []
-    seen: set[int] = set()
-    for module_name, module in model.named_modules():
-        w = getattr(module, "weight", None)
-        if not isinstance(w, torch.Tensor) or w.ndim < 2 or id(w) in seen:
-            continue
-        seen.add(id(w))
-        name = f"{module_name}.weight"
-        layer = _layer_index(module_name)
-        w = w.detach()
-        last = module_name.rsplit(".", 1)[-1]
-        if w.ndim > 2:
-            warnings.warn(f"{name}: {w.ndim}-D weight reshaped to (out, in*k) and analysed as 'other'",
-                          UnknownMatrixTypeWarning, stacklevel=2)
-            out.append(WeightMatrix(name, "other", layer, w.reshape(w.shape[0], -1), module_name))
-            continue
-        is_conv1d = type(module).__name__ == "Conv1D"     # GPT-2: stored (in, out)
-        mat = w.T if is_conv1d else w
-        if last == "c_attn":
-            q, k, v = mat.chunk(3, dim=0)
-            for kind, part in zip(("query", "key", "value"), (q, k, v)):
-                out.append(WeightMatrix(f"{name}[{kind}]", kind, layer, part, module_name))
-            continue
-        if last == "query_key_value":
-            heads = getattr(config, "num_attention_heads", None)
-            if not heads or mat.shape[0] % (3 * heads):
-                raise InvalidInputError(f"{name}: cannot split fused QKV without config.num_attention_heads")
-            split = mat.reshape(heads, 3, mat.shape[0] // (3 * heads), mat.shape[1])
-            for i, kind in enumerate(("query", "key", "value")):
-                out.append(WeightMatrix(f"{name}[{kind}]", kind, layer,
-                                        split[:, i].reshape(-1, mat.shape[1]), module_name))
-            continue
-        kind = _classify(module_name)
-        if isinstance(module, torch.nn.Embedding):
-            kind = "embedding"
+    for piece in matrix_pieces(model):
+        kind = piece.matrix_type
         if kind == "embedding" and not include_embeddings:
             continue
-        if kind is None:
-            kind = "other"
-            unknown.append(name)
-        out.append(WeightMatrix(name, kind, layer, mat, module_name))
+        if kind == "other":
+            unknown.append(piece.param_name + piece.label)
+        out.append(WeightMatrix(piece.param_name + piece.label, kind, _layer_index(piece.module_name),
+                                piece.weight, piece.module_name))
     if unknown:
         shown = ", ".join(unknown[:5]) + (f" … ({len(unknown)} in all)" if len(unknown) > 5 else "")
         warnings.warn(f"unknown matrix types, analysed as 'other': {shown}", UnknownMatrixTypeWarning, stacklevel=2)
