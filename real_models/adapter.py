@@ -82,7 +82,9 @@ class HFCausalLM(SequenceModel):
             bos = getattr(tokenizer, "bos_token_id", None)
             prefix_tokens = [bos] if bos is not None else []
         self.prefix_tokens = [int(t) for t in prefix_tokens]
-        self.max_context = int(getattr(model.config, "max_position_embeddings", 1 << 30))
+        # a context of its own (ALiBi, recurrent state, XLNet's -1) or none stated: no limit here
+        ctx = getattr(model.config, "max_position_embeddings", None)
+        self.max_context = int(ctx) if isinstance(ctx, int) and ctx > 0 else 1 << 30
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size

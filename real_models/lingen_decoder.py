@@ -153,10 +153,12 @@ class LinGenDecoder(SequenceModel):
         self._lengths = sorted(self._where, reverse=True)            # longest history first
         self._suffix: OrderedDict = OrderedDict()   # (chunk, z tuple) → [(k, v) per layer] of z's positions
         self._suffix_bytes = 0
+        self._cache_kw = lm.family.cache_kwarg
         self._plain_cache = self._has_plain_cache()
         # "kv": suffix keys/values (design point 2); "state": whole caches (6); "none": fall through (5)
-        self.mode = "kv" if self._plain_cache else ("state" if cached_step_is_exact(lm) else "none")
-        self._cache_kw = lm.family.cache_kwarg
+        step_ok = cached_step_is_exact(lm)
+        self.mode = ("kv" if self._plain_cache and step_ok and self._kv_mode_works()
+                     else "state" if step_ok else "none")
 
     # --- helpers -----------------------------------------------------------------------
     def _has_plain_cache(self) -> bool:
@@ -171,6 +173,29 @@ class LinGenDecoder(SequenceModel):
         cache = DynamicCache(config=self.lm.model.config)
         layers = getattr(cache, "layers", None)
         return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+    @torch.no_grad()
+    def _kv_mode_works(self) -> bool:
+        """Whether the forward returns a plain per-layer key/value cache that, rebuilt from its
+        (keys, values) as design point 2 does, continues to the full forward's logits."""
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+        head = list(self.lm.prefix_tokens)
+        ids = torch.tensor([head + [2, 3, 4, 5]], device=self.lm.device)
+        try:
+            out = self.lm.model(input_ids=ids[:, :-1], use_cache=True)
+            cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+            layers = getattr(cache, "layers", None)
+            if type(cache) is not DynamicCache or not layers or any(type(la) is not DynamicLayer for la in layers):
+                return False
+            kv = [(la.keys, la.values) for la in layers]
+            step = self.lm.model(input_ids=ids[:, -1:], use_cache=True,
+                                 **{self._cache_kw: DynamicCache(kv, config=self.lm.model.config)}).logits[0, -1]
+            full = self.lm.model(input_ids=ids).logits[0, -1]
+        except Exception:  # any failure of the rebuilt cache: the generic modes
+            return False
+        tol = (1e-4 if self.lm.dtype in (torch.float32, torch.float64) else 3e-2) * (float(full.abs().max()) + 1)
+        return float((step - full).abs().max()) <= tol
 
     def _forward(self, ids: torch.Tensor, kv):
         from transformers import DynamicCache
