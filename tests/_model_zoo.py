@@ -21,7 +21,8 @@ class declares, plus per-family corrections (:data:`OVERRIDES`). Per-layer lists
 keeping one layer of every kind, so hybrids contain both kinds; every sliding or chunked
 attention window is set to 8 tokens, so 20-token test inputs cross it. The ≥2-D weights are
 scaled up from the init (×8, or the largest of 8, 4, 2, 1 that keeps the logits finite and
-below 50 in magnitude) so that logits are not all ≈ 0.
+below 50 in magnitude) so that logits are not all ≈ 0. LM-head soft-caps are set to 5 and
+logit scales away from 1 (:data:`_HEAD_EXTRAS`) where the family has them, so they matter.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ OVERRIDES: dict[str, dict] = {
                      shape_vocab_size=16),
     "phi4_multimodal": dict(audio_config=dict(ext_pw_out_channel=32, nemo_conv_channels=32,
                                               depthwise_separable_out_channel=32)),
+    "mpt": dict(logit_scale=0.5),
     "qwen4_exp_text": _QWEN4,
     "xlm": dict(emb_dim=32, causal=True),
     # its config rounds the q/k and v widths up to multiples of 64 but the model does not, so
@@ -168,6 +170,11 @@ for _wrapper, _text in (("dots3_note", "dots3_note_text"), ("gemma4", "gemma4_te
                         ("gemma4_unified", "gemma4_text"),
                         ("qwen4_exp", "qwen4_exp_text")):
     OVERRIDES.setdefault(_wrapper, {}).setdefault("text_config", OVERRIDES[_text])
+
+#: LM-head extras, set (where the family has them) to values that matter at logits of O(1-10):
+#: a soft-cap of 5 bends them, a logit scale of 2 (Granite divides, others multiply) changes them.
+_HEAD_EXTRAS = {"final_logit_softcapping": 5.0, "logits_soft_cap": 5.0, "output_logit_soft_cap": 5.0,
+                "logits_scaling": 2.0, "lm_head_multiplier": 0.5}
 
 _PER_LAYER_LISTS = ("layer_types", "mlp_layer_types", "layers_block_type", "block_types",
                     "attention_layers", "hybrid_override_pattern", "layers_type")
@@ -205,6 +212,9 @@ def _kwargs_for(cls, default, overrides: dict, *, nested: bool = False) -> dict:
         kw["num_key_value_heads"] = kw.get("num_attention_heads", 4)
     if "is_decoder" in fields:            # BERT-likes: causal self-attention, not bidirectional
         kw["is_decoder"] = True
+    for k, v in _HEAD_EXTRAS.items():     # head soft-caps and logit scales that bend O(1-10) logits
+        if k in fields and _get(default, k) is not None:
+            kw[k] = v
     per_layer = {k: _get(default, k) for k in _PER_LAYER_LISTS
                  if k in fields and isinstance(_get(default, k), (list, str)) and len(_get(default, k)) > 1}
     per_layer = {k: v for k, v in per_layer.items() if k not in overrides}
