@@ -328,4 +328,4 @@ def _sample_indices(lengths, nonzero: bool = False, n: int = 3) -> list[int]:
     for i in picks:
         if i not in out:
             out.append(i)
-    return out[:n + 1]
+    return out[:n]

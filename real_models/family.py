@@ -7,8 +7,8 @@ tokens at once (a key/value cache) or must be one token at a time (a recurrent o
 state), whether a prefix-tree attention mask may stand in for per-future copies (full causal
 attention with explicit positions only: not sliding windows, not ALiBi), and whether the
 centered logit is the linear identity L[z | p] = φ(p)ᵀ(ψ(z) − ψ̄) (a bias-free, un-capped,
-un-scaled head). :class:`ModelFamily` is that knowledge for the model in hand, built from its
-config and its classes by :func:`describe_family`; :class:`~logitrank.real_models.adapter.HFCausalLM`
+un-scaled head) — and, for the weights lens, which type each weight matrix has. :class:`ModelFamily`
+is that knowledge for the model in hand, built from its config and its classes by :func:`describe_family`; :class:`~logitrank.real_models.adapter.HFCausalLM`
 carries it as ``lm.family``.
 
 The description only says which shortcuts are *candidates*. Each one is checked numerically on
@@ -30,6 +30,9 @@ import inspect
 
 import numpy as np
 import torch
+
+from logitrank.errors import InvalidInputError
+from logitrank.real_models._weight_types import weight_type_map
 
 __all__ = ["ModelFamily", "describe_family", "find_decoder", "cache_kwarg", "output_cache", "select_cache_rows", "cache_nbytes",
            "model_logits", "cached_step_is_exact", "CACHE_KINDS"]
@@ -67,6 +70,8 @@ class ModelFamily:
     takes_logits_to_keep : the forward accepts ``logits_to_keep``.
     head_reason : why the head is not the plain linear identity (``""`` when it may be; the engine
         still checks it numerically).
+    weight_types : parameter name → the weights lens's matrix type (``query``, ``gate``, ``ssm_in``,
+        fused ``qkv`` …; the rules and fused layouts live in :mod:`logitrank.real_models._weight_types`).
     """
 
     model_type: str
@@ -79,6 +84,7 @@ class ModelFamily:
     takes_positions: bool
     takes_logits_to_keep: bool
     head_reason: str
+    weight_types: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
     def multi_token_extension(self) -> bool:
@@ -256,7 +262,17 @@ def describe_family(model) -> ModelFamily:
         model_type=str(getattr(cfg, "model_type", getattr(model.config, "model_type", "?"))),
         architecture=type(model).__name__, cache_kwarg=kwarg, cache_kind=kind, cache_layers=tuple(layers),
         sliding_window=window, alibi=alibi, takes_positions="position_ids" in params,
-        takes_logits_to_keep="logits_to_keep" in params, head_reason=_head_reason(model))
+        takes_logits_to_keep="logits_to_keep" in params, head_reason=_head_reason(model),
+        weight_types=_weight_types_or_empty(model))
+
+
+def _weight_types_or_empty(model) -> dict:
+    # A layout the weights lens refuses (it says why when asked for the matrices) must not stop
+    # the logits lens from using the model.
+    try:
+        return weight_type_map(model)
+    except (InvalidInputError, ValueError, RuntimeError):
+        return {}
 
 
 def model_logits(model, family: ModelFamily, ids: torch.Tensor, *, keep=None, cache=None, **kw):
