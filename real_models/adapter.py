@@ -17,6 +17,7 @@ computation and is tested against this path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import OrderedDict
 
@@ -32,6 +33,23 @@ from logitrank.real_models.weights import WeightMatrix, extract_weight_matrices
 from logitrank.theory.sequence_model import SequenceModel
 
 __all__ = ["HFCausalLM", "cache_nbytes"]   # cache_nbytes: from family, kept here for callers
+
+
+@contextlib.contextmanager
+def _no_transformers_bar_in_logs():
+    """transformers' own "Loading weights" bar is carriage-return updates: off while stderr is
+    not a terminal (a log file), as every progress bar of the package is."""
+    from transformers.utils import logging as hf_logging
+
+    from logitrank.progress import writes_lines
+    quiet = writes_lines() and hf_logging.is_progress_bar_enabled()
+    if quiet:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if quiet:
+            hf_logging.enable_progress_bar()
 
 
 class HFCausalLM(SequenceModel):
@@ -130,8 +148,9 @@ class HFCausalLM(SequenceModel):
         dt = resolve_dtype(dtype)
         dev = resolve_device(device)
         check_source(name_or_path, gguf_file)
-        model, tok = load_weights(name_or_path, gguf_file=gguf_file, dtype=dt, revision=revision,
-                                  allow_download=allow_download, tokenizer=tokenizer)
+        with _no_transformers_bar_in_logs():
+            model, tok = load_weights(name_or_path, gguf_file=gguf_file, dtype=dt, revision=revision,
+                                      allow_download=allow_download, tokenizer=tokenizer)
         kw.setdefault("name", str(name_or_path) + (f"/{gguf_file}" if gguf_file else ""))
         lm = cls(model.to(dev), tok, **kw)
         return lm.twin(int(twin_seed)) if twin_seed is not None else lm

@@ -17,20 +17,9 @@ __all__ = ["load_model", "loaded_model", "text_splits"]
 
 def load_model(model: str, *, dtype: str = "float32", device: str | None = None, twin: int | None = None):
     """The :class:`HFCausalLM` named by ``--model`` (its random-init twin with ``--twin SEED``)."""
-    from transformers.utils import logging as hf_logging
-
-    from logitrank.progress import writes_lines
     from logitrank.real_models.adapter import HFCausalLM
     progress_note(f"loading {model}{f' (random-init twin, seed {twin})' if twin is not None else ''} …")
-    # transformers' own "Loading weights" bar is carriage-return updates: not in a log file.
-    quiet = writes_lines() and hf_logging.is_progress_bar_enabled()
-    if quiet:
-        hf_logging.disable_progress_bar()
-    try:
-        return HFCausalLM.load(model, dtype=dtype, device=device, twin_seed=twin)
-    finally:
-        if quiet:
-            hf_logging.enable_progress_bar()
+    return HFCausalLM.load(model, dtype=dtype, device=device, twin_seed=twin)   # no transformers bar in logs
 
 
 @contextlib.contextmanager
