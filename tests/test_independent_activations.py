@@ -1,4 +1,4 @@
-"""Activation overlap O_k = max_j |⟨f_j, v_k⟩| pinned independently (issue 13).
+"""Activation overlap O_k = max_j |⟨f_j, v_k⟩| pinned independently.
 
 Staats–Thamm–Rosenow (2024) §4: v_k are the right singular vectors of W (rows of Vᵀ),
 f_j the eigenvectors of the covariance of W's inputs — the COLUMNS of ``eigh``'s output.

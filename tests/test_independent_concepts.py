@@ -1,4 +1,4 @@
-"""Concept metrics of Jiang et al. (2024) pinned against loops written here (issue 13).
+"""Concept metrics of Jiang et al. (2024) pinned against loops written here.
 
 theory/concepts.py (embedding, unembedding and mixed steering-vector cosines of Tables 1–2,
 exact conditionals, log-odds matching) and the cosine tables of real_models/linear_reps.py.

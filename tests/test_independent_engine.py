@@ -1,4 +1,4 @@
-"""The fast engine's centering, Gram and column rules pinned against raw forward passes (issue 13).
+"""The fast engine's centering, Gram and column rules pinned against raw forward passes.
 
 Expected values come from the transformers model itself, one forward pass per h∘f with the
 BOS prefix, centered as in Def. 2.1 (ℓ − mean ℓ), assembled as Def. 2.2 — not through

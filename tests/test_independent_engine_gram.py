@@ -1,4 +1,4 @@
-"""The engine's Gram, centering, columns and token count pinned against raw forward passes (issue 13).
+"""The engine's Gram, centering, columns and token count pinned against raw forward passes.
 
 Expected values are computed here from the transformers model alone, one forward pass per
 h∘f after the BOS prefix: L[z | p] = log P(z | p) − mean_z' log P(z' | p) (Golowich, Liu,

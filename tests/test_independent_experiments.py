@@ -1,4 +1,4 @@
-"""sim/experiments.py pinned against computations written here (issue 13).
+"""sim/experiments.py pinned against computations written here.
 
 Each test recomputes the quantity from the paper's formula in a few lines of NumPy
 (paper 1 note §2.1: squared relative Frobenius error of the best rank-r approximation
@@ -21,7 +21,7 @@ def _exact_rank(n: int, alpha: float, eps: float) -> int:
 
 
 def test_alpha_half_continuum_rank_is_n_to_one_minus_eps_squared():
-    """The bug of issue 13: at α = 1/2 the prediction was N^{ε²} (2.29 at N = 10⁴, ε = 0.3)."""
+    """A former bug: at α = 1/2 the prediction was N^{ε²} (2.29 at N = 10⁴, ε = 0.3)."""
     pred = continuum_rank_prediction(0.5, np.array([1e4]), 0.3)[0]
     assert pred == pytest.approx(1e4 ** 0.91, rel=1e-12)          # 4365.2
     # The continuum value is within 10 % of the exact discrete rank (4144).

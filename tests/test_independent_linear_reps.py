@@ -1,4 +1,4 @@
-"""The causal inner product and the cosine tables of real_models/linear_reps.py (issue 13).
+"""The causal inner product and the cosine tables of real_models/linear_reps.py.
 
 Expected values follow Park, Choe & Veitch (2024): Cov(γ) = (γ − γ̄)ᵀ(γ − γ̄)/V (eq. 3.3,
 population covariance of the unembedding rows), ⟨x, y⟩_C = xᵀ Cov⁻¹ y, whitening by

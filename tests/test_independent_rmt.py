@@ -1,4 +1,4 @@
-"""RMT statistics (theory/rmt.py, real_models/activations.py) pinned independently (issue 13).
+"""RMT statistics (theory/rmt.py, real_models/activations.py) pinned independently.
 
 Expected values come from the formulas of Staats–Thamm–Rosenow (2024) §3–4, Johnstone
 (2001) and Clauset et al. (2009), written out here with SciPy quadrature and plain loops,

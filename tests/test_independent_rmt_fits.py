@@ -1,4 +1,4 @@
-"""The RMT fits and statistics of theory/rmt.py pinned on edge cases (issue 13, mutation testing).
+"""The RMT fits and statistics of theory/rmt.py pinned on edge cases (mutation testing).
 
 Complements ``test_independent_rmt.py``: the expected values are written out here from the
 definitions — Clauset, Shalizi & Newman (2009) for the power-law fit (a plain loop over

@@ -1,4 +1,4 @@
-"""The SequenceModel interface (theory/sequence_model.py) pinned by hand (issue 13).
+"""The SequenceModel interface (theory/sequence_model.py) pinned by hand.
 
 Prefix validation, the output checks of ``next_token_logits`` and ``sample`` (an
 autoregressive loop of inverse-CDF draws, one ``rng.random(n)`` per step, Def. 2.1 of

@@ -1,4 +1,4 @@
-"""Core theory definitions pinned against computations written in this file (issue 13).
+"""Core theory definitions pinned against computations written in this file.
 
 Every expected value here is recomputed from the paper's formula in a few lines of
 NumPy/SciPy (or taken from a reference library such as ``scipy.linalg.subspace_angles``),

@@ -1,4 +1,4 @@
-"""Bad input to the theory models and the logit matrix: one-line messages, exact boundaries (issue 13).
+"""Bad input to the theory models and the logit matrix: one-line messages, exact boundaries.
 
 Each case states the rule it pins (what is accepted at the boundary, what is refused and
 with which message), so a flipped comparison or a wrong message is caught.

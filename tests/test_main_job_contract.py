@@ -12,7 +12,7 @@ from logitrank.experiments import Experiment
 from logitrank.jobs import all_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Every figure module reads typed results now (issue 10 step two done); none is legacy.
+#: Every figure module reads typed results now; none is legacy.
 LEGACY_FIGURES: set[str] = set()
 LEGACY_ALLOWED = ("__future__", "pathlib", "json", "math", "csv", "numpy", "matplotlib", "logitrank.jobs",
                   "logitrank.io", "logitrank.paper_figs", "logitrank.sim.paper_numbers")
