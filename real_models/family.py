@@ -134,7 +134,9 @@ def cache_kwarg(module) -> str | None:
 def output_cache(out):
     """The cache a forward returned (whatever the family calls it), or None."""
     for name in _CACHE_KWARGS:
-        c = getattr(out, name, None)
+        # a ModelOutput is a dict of the fields that were set; reading it as one avoids the
+        # deprecated ``past_key_values`` alias (and its log message) of outputs that carry ``cache``
+        c = out.get(name) if hasattr(out, "get") else getattr(out, name, None)
         if c is not None:
             return c
     return None

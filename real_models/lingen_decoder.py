@@ -65,7 +65,8 @@ import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError
-from logitrank.real_models.family import cache_nbytes, cached_step_is_exact, model_logits, select_cache_rows
+from logitrank.real_models.family import (cache_nbytes, cached_step_is_exact, model_logits, output_cache,
+                                          select_cache_rows)
 from logitrank.theory.lingen import lingen_generate
 from logitrank.theory.sequence_model import SequenceModel
 
@@ -184,7 +185,7 @@ class LinGenDecoder(SequenceModel):
         ids = torch.tensor([head + [2, 3, 4, 5]], device=self.lm.device)
         try:
             out = self.lm.model(input_ids=ids[:, :-1], use_cache=True)
-            cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+            cache = output_cache(out)
             layers = getattr(cache, "layers", None)
             if type(cache) is not DynamicCache or not layers or any(type(la) is not DynamicLayer for la in layers):
                 return False
@@ -204,9 +205,7 @@ class LinGenDecoder(SequenceModel):
             kw[self._cache_kw] = DynamicCache(kv, config=self.lm.model.config)
         self.tokens_ += int(ids.numel())
         res = self.lm.model(input_ids=ids, logits_to_keep=1, **kw)
-        cache = getattr(res, "cache", None)
-        if cache is None:
-            cache = res.past_key_values
+        cache = output_cache(res)
         kv_out = [(layer.keys, layer.values) for layer in cache.layers]
         return res.logits[:, -1].double().cpu().numpy(), kv_out
 
