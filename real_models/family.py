@@ -118,10 +118,8 @@ def find_decoder(model):
     base model), or None when the model has none that runs alone."""
     try:
         dec = model.get_decoder()
-    except (AttributeError, NotImplementedError, ValueError):
-        dec = None
-    if not isinstance(dec, torch.nn.Module) or dec is model:
-        dec = getattr(model, getattr(model, "base_model_prefix", "model"), None)
+    except (AttributeError, NotImplementedError, ValueError):   # no get_decoder: its base model
+        dec = getattr(model, getattr(model, "base_model_prefix", "model") or "model", None)
     return dec if isinstance(dec, torch.nn.Module) and dec is not model else None
 
 
