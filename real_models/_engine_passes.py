@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError, ModelOutputError
-from logitrank.real_models.family import cache_kwarg, cache_nbytes, find_decoder, model_logits, output_cache, select_cache_rows
+from logitrank.real_models.family import (agreement_tolerance, cache_kwarg, cache_nbytes, find_decoder, model_logits,
+                                          output_cache, select_cache_rows)
 
 __all__ = ["ForwardPasses", "ENGINE_PATHS"]
 
@@ -92,7 +93,7 @@ class ForwardPasses:
             return "logits"
         W = self.model.get_output_embeddings().weight.T.to(self.psi_c.dtype)
         mine = (hidden.to(self.psi_c.dtype) @ W).float()
-        tol = (1e-4 if self.lm.dtype in (torch.float32, torch.float64) else 3e-2) * float(logits.abs().max() + 1)
+        tol = agreement_tolerance(self.lm.dtype, float(logits.abs().max()) + 1.0)
         return "identity" if float((mine - logits).abs().max()) <= tol else "logits"
 
     def _center(self, logits: torch.Tensor) -> torch.Tensor:
@@ -220,11 +221,11 @@ class ForwardPasses:
                                      position_ids=pos.expand(b, -1), attention_mask=mask.expand(b, 1, -1, -1))
             out[sel_t[rows].unsqueeze(1), full_t.unsqueeze(0)] = feats
 
-    def _copies(self, e: _BankEntry, futs, full_idx):
-        """(history rows, their cache copies, future ids, last positions, output rows/cols) per pass."""
+    def _copies(self, e: _BankEntry, futs):
+        """Per pass: (history rows, their cache copied once per future, future ids, last positions)."""
         ids_f, last_pos = self._padded(futs)
         n, nf = len(e.sel), len(futs)
-        hb = max(1, self._rows_per_pass(e, ids_f.shape[1] * nf, nf, extra_len=ids_f.shape[1]))
+        hb = self._rows_per_pass(e, ids_f.shape[1] * nf, nf, extra_len=ids_f.shape[1])
         for s in range(0, n, hb):
             rows = torch.arange(s, min(s + hb, n), device=self.device)
             c = select_cache_rows(e.cache, rows.repeat_interleave(nf), n)
@@ -234,14 +235,14 @@ class ForwardPasses:
         """The history cache copied per future; right-padded futures in one forward (a pad never
         reaches an earlier position under causal attention)."""
         cols = torch.as_tensor(full_idx, device=self.device)
-        for rows, c, ids, last in self._copies(e, futs, full_idx):
+        for rows, c, ids, last in self._copies(e, futs):
             feats, _ = self._forward(ids, cache=c, use_cache=True, per_row=last)
             out[sel_t[rows].unsqueeze(1), cols.unsqueeze(0)] = feats.reshape(len(rows), len(futs), -1)
 
     def _step(self, out, sel_t, e: _BankEntry, futs, full_idx) -> None:
         """The history cache copied per future and advanced one token per forward."""
         cols = torch.as_tensor(full_idx, device=self.device)
-        for rows, c, ids, last in self._copies(e, futs, full_idx):
+        for rows, c, ids, last in self._copies(e, futs):
             feats = torch.empty((ids.shape[0], self.feature_width()), dtype=self.head_dtype, device=self.device)
             for t in range(ids.shape[1]):
                 f, c = self._forward(ids[:, t:t + 1], cache=c, use_cache=True)
@@ -293,8 +294,7 @@ class ForwardPasses:
                     f"{self.family.architecture} ({self.family.model_type}): a plain forward of prefix ∘ history ∘ "
                     f"future failed ({type(exc).__name__}: {str(exc)[:160]}); this family cannot give logits for "
                     f"token ids alone") from exc
-            scale = float(ref.abs().max()) + 1.0
-            tol = (1e-4 if self.lm.dtype in (torch.float32, torch.float64) else 3e-2) * scale
+            tol = agreement_tolerance(self.lm.dtype, float(ref.abs().max()) + 1.0)
             for cand in candidates:
                 if cand == "naive":
                     break

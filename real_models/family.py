@@ -35,7 +35,7 @@ from logitrank.errors import InvalidInputError
 from logitrank.real_models._weight_types import weight_type_map
 
 __all__ = ["ModelFamily", "describe_family", "find_decoder", "cache_kwarg", "output_cache", "select_cache_rows", "cache_nbytes",
-           "model_logits", "cached_step_is_exact", "CACHE_KINDS"]
+           "model_logits", "cached_step_is_exact", "agreement_tolerance", "CACHE_KINDS"]
 
 #: Cache kinds in order of what the fast paths can do with them.
 #: ``kv``: full-attention keys/values only; ``sliding_kv``: keys/values with sliding-window or
@@ -294,6 +294,13 @@ def model_logits(model, family: ModelFamily, ids: torch.Tensor, *, keep=None, ca
     return logits, output_cache(out)
 
 
+def agreement_tolerance(dtype, scale: float) -> float:
+    """Largest max-abs difference a shortcut may have from the plain forward it stands in for:
+    1e-4 × ``scale`` in float32/float64, 3e-2 × ``scale`` in half precision (``scale``: the
+    reference's max |value| + 1). One bound for every numerical check of the fast paths."""
+    return (1e-4 if dtype in (torch.float32, torch.float64) else 3e-2) * float(scale)
+
+
 _STEP_CHECK_ATTR = "_logitrank_cached_step_exact"
 
 
@@ -327,8 +334,7 @@ def cached_step_is_exact(lm) -> bool:
                 logits, cache = model_logits(lm.model, fam, ids[[1, 0], t:t + 1], keep=1, cache=cache,
                                              use_cache=True)
                 errs.append(float((logits[:, -1] - full[[1, 0], t]).abs().max()))
-            scale = float(full.abs().max()) + 1.0
-            tol = (1e-4 if lm.dtype in (torch.float32, torch.float64) else 3e-2) * scale
+            tol = agreement_tolerance(lm.dtype, float(full.abs().max()) + 1.0)
             ok = cache is not None and max(errs) <= tol
         except Exception:  # any failure of the cached path: use full forwards
             ok = False

@@ -65,8 +65,8 @@ import numpy as np
 import torch
 
 from logitrank.errors import InvalidInputError
-from logitrank.real_models.family import (cache_nbytes, cached_step_is_exact, model_logits, output_cache,
-                                          select_cache_rows)
+from logitrank.real_models.family import (agreement_tolerance, cache_nbytes, cached_step_is_exact, model_logits,
+                                          output_cache, select_cache_rows)
 from logitrank.theory.lingen import lingen_generate
 from logitrank.theory.sequence_model import SequenceModel
 
@@ -163,17 +163,12 @@ class LinGenDecoder(SequenceModel):
 
     # --- helpers -----------------------------------------------------------------------
     def _has_plain_cache(self) -> bool:
+        """Every layer of the family's cache is a plain key/value layer (read into ``lm.family``
+        from an empty cache of its config), and the forward keeps only the needed logits."""
         fam = self.lm.family
-        if fam.cache_kwarg is None or fam.cache_kind != "kv" or not fam.takes_logits_to_keep:
-            return False
-        try:
-            from transformers import DynamicCache
-            from transformers.cache_utils import DynamicLayer
-        except ImportError:    # pragma: no cover - transformers always present with torch models
-            return False
-        cache = DynamicCache(config=self.lm.model.config)
-        layers = getattr(cache, "layers", None)
-        return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+        return (fam.cache_kwarg is not None and fam.cache_kind == "kv" and fam.takes_logits_to_keep
+                and bool(fam.cache_layers)
+                and all(name == "DynamicLayer" for name in fam.cache_layers))
 
     @torch.no_grad()
     def _kv_mode_works(self) -> bool:
@@ -195,9 +190,7 @@ class LinGenDecoder(SequenceModel):
             full = self.lm.model(input_ids=ids).logits[0, -1]
         except Exception:  # any failure of the rebuilt cache: the generic modes
             return False
-        tol = (1e-4 if self.lm.dtype in (torch.float32, torch.float64) else 3e-2) * (float(full.abs().max()) + 1)
-        return float((step - full).abs().max()) <= tol
-
+        return float((step - full).abs().max()) <= agreement_tolerance(self.lm.dtype, float(full.abs().max()) + 1)
     def _forward(self, ids: torch.Tensor, kv):
         from transformers import DynamicCache
         kw = {"use_cache": True}
